@@ -1,0 +1,1 @@
+"""Code shared by acecoder_jax and data_gen; imports neither jax nor torch."""

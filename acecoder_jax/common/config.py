@@ -1,0 +1,188 @@
+"""Typed configs: dataclasses loaded from YAML with `key=value` overrides.
+
+Unknown keys fail with the list of valid ones and the file (or override) that named them; values are checked
+against the field's type, so `train.lr=abc` fails before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the config's schema."""
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
+    """Build `cls` from the YAML file at `path` (optional) and `key=value` overrides (dotted keys)."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        data = read_yaml_mapping(path)
+    for override in overrides:
+        key, value = parse_override(override)
+        set_dotted(data, key, value, source=f"override {override!r}")
+    return from_dict(cls, data, source=source)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err})") from err
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split `a.b=value`; the value is parsed as YAML (`1e-5` -> float, `[1,2]` -> list, `null` -> None)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any, *, source: str) -> None:
+    """Set `data[a][b] = value` for key `a.b`, creating mappings on the way."""
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{source}: {'.'.join(parts[: i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], *, source: str, prefix: str = "") -> T:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and ill-typed values."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        valid = ", ".join(sorted(fields))
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(prefix + k for k in unknown)}; valid keys"
+            f"{' under ' + prefix.rstrip('.') if prefix else ''}: {valid}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = coerce(hints[name], value, source=source, key=prefix + name)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {err}") from err
+
+
+def coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
+    """Check/convert one value to type `tp` (dataclass, Optional, Literal, list, tuple, dict, scalars)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(arg, value, source=source, key=key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{source}: {key}: {value!r} does not match {tp}")
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{source}: {key}: {value!r} is not one of {list(args)}")
+    if dataclasses.is_dataclass(tp):
+        if value is None:
+            raise ConfigError(f"{source}: {key}: expected a section, got null")
+        return from_dict(tp, value, source=source, prefix=key + ".")
+    if origin in (list, Sequence) or tp is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        return [coerce(item, v, source=source, key=f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple or tp is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        if args and args[-1] is not Ellipsis and len(args) != len(value):
+            raise ConfigError(f"{source}: {key}: expected {len(args)} items, got {len(value)}")
+        item_types = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args or [Any] * len(value))
+        return tuple(coerce(t, v, source=source, key=f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads `1e-5` as a string
+            except ValueError:
+                pass
+        raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
+    if tp is Path:
+        return Path(value)
+    return value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """The resolved config as plain data (for run_dir/config.yaml)."""
+    return dataclasses.asdict(config)
+
+
+def dump_yaml(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
