@@ -31,6 +31,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
         data = read_yaml_mapping(path)
     for override in overrides:
         key, value = parse_override(override)
+        check_key(cls, key, source=f"override {override!r}")
         set_dotted(data, key, value, source=f"override {override!r}")
     return from_dict(cls, data, source=source)
 
@@ -68,6 +69,33 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     return key, value
+
+
+def check_key(cls: type, key: str, *, source: str) -> None:
+    """Fail unless dotted `key` names a field of dataclass `cls` (or lies under a free-form mapping)."""
+    node: Any = cls
+    walked = ""
+    for part in key.split("."):
+        if not dataclasses.is_dataclass(node):
+            return  # below a dict/Any field: free-form
+        fields = {f.name: f for f in dataclasses.fields(node) if f.init}
+        if part not in fields:
+            where = f" under {walked.rstrip('.')}" if walked else ""
+            raise ConfigError(
+                f"{source}: unknown key(s) {walked}{part}; valid keys{where}: {', '.join(sorted(fields))}"
+            )
+        node = _dataclass_in(typing.get_type_hints(node)[part])
+        walked += part + "."
+
+
+def _dataclass_in(tp: Any) -> Any:
+    """The dataclass inside `tp` (itself, or the non-None member of an Optional), else `tp`."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    members = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(members) == 1:
+        return members[0]
+    return tp
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any, *, source: str) -> None:
@@ -115,14 +143,14 @@ def coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
+        members = [arg for arg in args if arg is not type(None)]
+        if len(members) == 1:
+            return coerce(members[0], value, source=source, key=key)
+        for arg in members:
             try:
                 return coerce(arg, value, source=source, key=key)
-            except ConfigError as err:
-                errors.append(str(err))
+            except ConfigError:
+                continue
         raise ConfigError(f"{source}: {key}: {value!r} does not match {tp}")
     if origin is typing.Literal:
         if value in args:
@@ -142,8 +170,12 @@ def coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
         if args and args[-1] is not Ellipsis and len(args) != len(value):
             raise ConfigError(f"{source}: {key}: expected {len(args)} items, got {len(value)}")
-        item_types = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args or [Any] * len(value))
-        return tuple(coerce(t, v, source=source, key=f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+        item_types = (
+            [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args or [Any] * len(value))
+        )
+        return tuple(
+            coerce(t, v, source=source, key=f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value))
+        )
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key}: expected a mapping, got {value!r}")
