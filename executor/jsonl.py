@@ -42,7 +42,7 @@ def parse_jsonl_line(raw: bytes, path: str | Path, line_number: int) -> dict[str
 
 
 def require_field(row: dict[str, Any], field: str, expected: type | tuple[type, ...], where: str) -> Any:
-    """Return row[field], raising JsonlError naming `where` (file:line) and the field when missing or mistyped."""
+    """Return row[field]; raise JsonlError naming `where` (file:line) and the field if missing/mistyped."""
     if field not in row:
         raise JsonlError(f"{where}: missing field {field!r}")
     value = row[field]
