@@ -1,0 +1,76 @@
+"""Run every candidate program (the pool and the greedy answer) against its problem's tests in the executor.
+
+Rows (run_dir/executions.jsonl, resumable per problem): {"id", "pass_rates": [float per sample],
+"greedy_pass_rate": float or null}. A candidate counts as correct when it passes every test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from executor.jsonl import ResumableJsonlWriter
+
+from .benchmarks import Problem
+from .candidates import problem_key
+from .config import ExecutorConfig
+from .prompts import PromptStyle, candidate_code
+
+
+def programs_for(problem: Problem, style: PromptStyle, completions: Sequence[str]) -> list[str]:
+    """The executable program of each completion (code extracted, setup code prepended)."""
+    return [problem.program(candidate_code(problem, style, c)) for c in completions]
+
+
+def run_programs(jobs: Sequence[tuple[str, str, Sequence[Any]]], config: ExecutorConfig) -> dict[str, float]:
+    """Pass rate per job id for (id, program, tests) triples, through the sandboxed executor."""
+    import os
+
+    from executor import Executor, Job
+
+    workers = config.workers or os.cpu_count() or 1
+    with Executor(workers=workers, timeout_s=config.timeout_s) as executor:
+        results = executor.run([Job(job_id, program, list(tests)) for job_id, program, tests in jobs])
+    return {job[0]: float(result.pass_rate) for job, result in zip(jobs, results)}
+
+
+def execute_candidates(
+    problems: Sequence[Problem],
+    candidates: dict[str, dict[str, Any]],
+    style: PromptStyle,
+    config: ExecutorConfig,
+    out_path: Path,
+    *,
+    problems_per_batch: int = 16,
+) -> None:
+    """Execute the candidates of every problem not yet in `out_path` (batches of problems, resumable)."""
+    from tqdm import tqdm
+
+    writer = ResumableJsonlWriter(out_path, key="id")
+    todo = [p for p in problems if problem_key(p) not in writer.done]
+    with writer, tqdm(total=len(todo), desc="executing", unit="problem") as progress:
+        for start in range(0, len(todo), problems_per_batch):
+            group = todo[start : start + problems_per_batch]
+            jobs = []
+            for problem in group:
+                key = problem_key(problem)
+                row = candidates[key]
+                for index, program in enumerate(programs_for(problem, style, row["samples"])):
+                    jobs.append((f"{key}#{index}", program, problem.tests))
+                if row.get("greedy") is not None:
+                    jobs.append(
+                        (f"{key}#greedy", programs_for(problem, style, [row["greedy"]])[0], problem.tests)
+                    )
+            rates = run_programs(jobs, config)
+            for problem in group:
+                key = problem_key(problem)
+                row = candidates[key]
+                writer.write(
+                    {
+                        "id": key,
+                        "pass_rates": [rates[f"{key}#{i}"] for i in range(len(row["samples"]))],
+                        "greedy_pass_rate": rates.get(f"{key}#greedy"),
+                    }
+                )
+                progress.update(1)

@@ -1,0 +1,53 @@
+"""Reward-model scores of every candidate, and the pick the RM makes from the full pool.
+
+Rows (run_dir/scores.jsonl, resumable per problem): {"id", "scores": [float per sample], "best": index}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from executor.jsonl import ResumableJsonlWriter
+
+from .benchmarks import Problem
+from .candidates import problem_key
+from .config import RewardConfig
+from .prompts import PromptStyle, candidate_code, rm_messages
+from .rerank import best_index
+from .scoring import chat_token_ids, score_token_ids
+
+
+def score_candidates(
+    model: Any,
+    tokenizer: Any,
+    problems: Sequence[Problem],
+    candidates: dict[str, dict[str, Any]],
+    style: PromptStyle,
+    config: RewardConfig,
+    out_path: Path,
+    *,
+    mesh: Any = None,
+    problems_per_batch: int = 8,
+) -> None:
+    """Score each pool with the reward model (chat: instruction + fenced program); keep the best."""
+    from tqdm import tqdm
+
+    writer = ResumableJsonlWriter(out_path, key="id")
+    todo = [p for p in problems if problem_key(p) not in writer.done]
+    with writer, tqdm(total=len(todo), desc="scoring", unit="problem") as progress:
+        for start in range(0, len(todo), problems_per_batch):
+            group = todo[start : start + problems_per_batch]
+            rows, owners = [], []
+            for problem in group:
+                for completion in candidates[problem_key(problem)]["samples"]:
+                    code = candidate_code(problem, style, completion)
+                    rows.append(chat_token_ids(tokenizer, rm_messages(problem, code), config.max_length))
+                    owners.append(problem_key(problem))
+            scores = score_token_ids(model, rows, batch_size=config.batch_size, mesh=mesh)
+            for problem in group:
+                key = problem_key(problem)
+                mine = [s for s, owner in zip(scores, owners) if owner == key]
+                writer.write({"id": key, "scores": mine, "best": best_index(mine)})
+                progress.update(1)

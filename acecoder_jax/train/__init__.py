@@ -1,0 +1,1 @@
+"""Shared training infrastructure (RM now, RL later): optimizer, train state, checkpoints, metrics, meters."""

@@ -1,0 +1,76 @@
+"""vLLM's offline engine for GPU nodes (tensor parallel); `pip install vllm` there.
+
+This module is imported only when `--backend vllm` is chosen. It is a thin adapter: prompts are rendered
+with the model's chat template (continuing the prefill when one is given, as the release did) and handed to
+`LLM.generate` with one `SamplingParams`. It cannot run on the CPU-only test machines, so no test exercises
+it; the transformers backend shares its prompt rendering and is tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError
+
+
+class VLLMBackend(Backend):
+    """vllm.LLM with tensor_parallel_size from the config."""
+
+    name = "vllm"
+
+    def __init__(self, config: GenerationConfig) -> None:
+        super().__init__(config)
+        try:
+            import vllm
+        except ImportError as err:
+            raise GenerationError(
+                "vllm backend: vllm is not installed (pip install vllm on a GPU node)"
+            ) from err
+        self.vllm = vllm
+        self.llm = vllm.LLM(
+            model=config.model,
+            tensor_parallel_size=config.tensor_parallel,
+            dtype=config.dtype,
+            seed=config.seed,
+            gpu_memory_utilization=config.gpu_memory_utilization,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.generated_tokens = 0
+
+    def prompt_text(self, chat: Chat, prefill: str | None) -> str:
+        """The chat rendered with the model's template, ending where the reply begins."""
+        if prefill is None:
+            return self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        messages = [*chat, {"role": "assistant", "content": prefill}]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+
+    def generate(
+        self,
+        chats: Sequence[Chat],
+        *,
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        stop: Sequence[str] | None = None,
+        prefill: str | None = None,
+    ) -> list[list[str]]:
+        """All chats in one engine call; vLLM schedules and batches them."""
+        params = self.vllm.SamplingParams(
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            stop=list(stop) if stop else None,
+        )
+        prompts = [self.prompt_text(chat, prefill) for chat in chats]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        replies = []
+        for output in outputs:
+            replies.append([o.text for o in output.outputs])
+            self.generated_tokens += sum(len(o.token_ids) for o in output.outputs)
+        return replies
+
+    def usage_summary(self) -> str:
+        """Tokens generated."""
+        return f"vllm {self.config.model} (tp={self.config.tensor_parallel}): {self.generated_tokens} tokens"

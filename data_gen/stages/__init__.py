@@ -1,0 +1,1 @@
+"""The pipeline's stages; each streams its input, writes incrementally and resumes."""

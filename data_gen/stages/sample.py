@@ -1,0 +1,96 @@
+"""sample: N programs per question from the policy model with the release's sampling prompt.
+
+Prompt: the question plus its first two tests (the release showed the first two of the synthesized tests,
+before filtering: `prompt_tests="original"`; `"kept"` shows the first two tests that survived the filter),
+and the assistant prefill "Below is a Python script ..." + an open ```python fence that the reply continues.
+Paper settings: Qwen2.5-Coder-7B-Instruct, n=16, temperature 0.7, top_p 1.0, max_tokens 1024.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Literal
+
+from acecoder_jax.common.code_extract import released_post_process
+from acecoder_jax.common.prompts import SAMPLING_PREFILL, sampling_chat
+from data_gen.backends.base import GenerationConfig, make_backend
+from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.stages.filter_tests import oracle_program
+from data_gen.stages.lazy import Lazy
+from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
+from executor.jsonl import require_field
+
+
+@dataclasses.dataclass
+class SampleOptions:
+    """Prompt and post-processing choices of the sample stage."""
+
+    prompt_tests: Literal["original", "kept"] = (
+        "original"  # which tests the prompt shows (released: original)
+    )
+    # fence: extract_code(prefill + reply); released: the release's eval_post_process (cuts at "assert" too)
+    postprocess: Literal["fence", "released"] = "fence"
+    model_name: str | None = None  # the `model_name` recorded for each sample; default: the backend's model
+    keep_raw: bool = False  # also store the raw reply of every sample
+
+
+def program_from_reply(reply: str, postprocess: str) -> str:
+    """The program a sampled reply holds, by the chosen post-processing rule."""
+    if postprocess == "released":
+        return released_post_process(reply)
+    return oracle_program(reply)
+
+
+def run_sample(
+    input_path: str | Path,
+    output_path: str | Path,
+    generation: GenerationConfig,
+    options: SampleOptions | None = None,
+    *,
+    shard: Shard = WHOLE_INPUT,
+    progress: bool = True,
+) -> StageStats:
+    """Run the stage; returns its counts."""
+    options = options or SampleOptions()
+    model_name = options.model_name or generation.model
+    with contextlib.ExitStack() as stack:
+        backend = Lazy(lambda: make_backend(generation), stack)
+
+        def process(batch: list[Item]) -> list[list[Outcome]]:
+            chats = []
+            for where, row in batch:
+                question = require_field(row, "question", str, where)
+                tests = require_field(row, "tests", list, where)
+                shown = row.get("original_tests") if options.prompt_tests == "original" else None
+                chats.append(sampling_chat(question, shown if isinstance(shown, list) else tests))
+            replies = backend.get().generate_with_config(chats, prefill=SAMPLING_PREFILL)
+            outcomes = []
+            for (_, row), reply_list in zip(batch, replies):
+                samples = []
+                for index, reply in enumerate(reply_list):
+                    sample = {
+                        "completion_id": index,
+                        "completion": program_from_reply(reply, options.postprocess),
+                    }
+                    if options.keep_raw:
+                        sample["raw"] = reply
+                    samples.append(sample)
+                outcomes.append([(OK, {**row, "model_name": model_name, "samples": samples})])
+            return outcomes
+
+        stats = run_stage(
+            name="sample",
+            input_path=input_path,
+            output_path=output_path,
+            process=process,
+            shard=shard,
+            batch_size=generation.batch_size,
+            progress=progress,
+        )
+        if backend.built and backend.get().usage_summary():
+            stats.notes.append(backend.get().usage_summary())
+            print(backend.get().usage_summary(), file=sys.stderr)
+    return stats

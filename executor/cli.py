@@ -1,0 +1,130 @@
+"""`acecoder exec`: judge a JSONL file of jobs, one result line per job in input order, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from executor.job import Job
+from executor.jsonl import JsonlError, ResumableJsonlWriter, iter_jsonl
+from executor.pool import Executor
+from executor.progress import Progress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options of `acecoder exec`."""
+    parser = argparse.ArgumentParser(prog="acecoder exec", description=__doc__)
+    parser.add_argument("--input", type=Path, help="jobs JSONL: {id, program, tests}")
+    parser.add_argument("--output", type=Path, help="results JSONL (rerun with the same path to resume)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per test (default 5)")
+    parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per program (MiB)")
+    parser.add_argument("--check-sandbox", action="store_true", help="report which protections are active")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `acecoder exec`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.check_sandbox:
+        return check_sandbox(args)
+    if args.input is None or args.output is None:
+        print("acecoder exec: --input and --output are required (or --check-sandbox)", file=sys.stderr)
+        return 2
+    try:
+        total = validate(args.input)
+    except (JsonlError, OSError) as err:
+        print(f"acecoder exec: {err}", file=sys.stderr)
+        return 2
+    try:
+        writer = ResumableJsonlWriter(args.output)
+    except (JsonlError, OSError) as err:
+        print(f"acecoder exec: cannot resume {args.output}: {err}", file=sys.stderr)
+        return 2
+    with writer:
+        remaining = total - len(writer.done)
+        if writer.done:
+            print(
+                f"acecoder exec: resuming, {len(writer.done)} of {total} jobs already in {args.output}",
+                file=sys.stderr,
+            )
+        progress = Progress(remaining, desc="exec")
+        passed = 0.0
+        with Executor(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor:
+            for result in executor.map(_pending_jobs(args.input, writer)):
+                writer.write(result.to_dict())
+                passed += result.pass_rate
+                progress.update(1, f"mean pass rate {passed / max(progress.count + 1, 1):.3f}")
+        progress.close()
+    return 0
+
+
+def validate(path: Path) -> int:
+    """Check every line before running anything; returns the number of jobs. Errors name line and field."""
+    seen: dict[object, int] = {}
+    count = 0
+    for line_number, row in iter_jsonl(path):
+        where = f"{path}:{line_number}"
+        job = Job.from_row(row, where)
+        if job.id in seen:
+            raise JsonlError(f"{where}: field 'id' repeats the id of line {seen[job.id]} ({job.id!r})")
+        seen[job.id] = line_number
+        count += 1
+    return count
+
+
+def _pending_jobs(path: Path, writer: ResumableJsonlWriter) -> Iterator[Job]:
+    for line_number, row in iter_jsonl(path):
+        job = Job.from_row(row, f"{path}:{line_number}")
+        if job.id not in writer:
+            yield job
+
+
+def check_sandbox(args: argparse.Namespace) -> int:
+    """Start one worker, let a confined child try forbidden things, print what is enforced."""
+    with tempfile.TemporaryDirectory(prefix="acecoder-check-") as scratch:
+        os.chmod(scratch, 0o755)
+        secret, victim = os.path.join(scratch, "secret.txt"), os.path.join(scratch, "victim.txt")
+        for path in (secret, victim):
+            Path(path).write_text("expected values live here\n")
+            os.chmod(path, 0o666)
+        listener = socket.create_server(("127.0.0.1", 0))
+        request = {
+            "secret": secret,
+            "victim": victim,
+            "outside": os.path.join(scratch, "written.txt"),
+            "port": listener.getsockname()[1],
+            "pool_pid": os.getpid(),
+        }
+        with Executor(workers=1, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor:
+            report = executor.probe(request)
+        listener.close()
+    return print_report(report)
+
+
+def print_report(report: dict) -> int:
+    """Print the --check-sandbox table; exit code 0 when every probe was blocked."""
+    child = report.get("child", {})
+    probes = child.get("probes")
+    if not probes:
+        print(f"sandbox probe failed: {child}")
+        return 1
+    print(f"kernel {os.uname().release}, running as uid {os.geteuid()}")
+    print("\nconfinement step                     active")
+    steps = {**report.get("worker", {}), **probes["active"]}
+    for name, active in sorted(steps.items()):
+        print(f"  {name:<35} {'yes' if active else 'NO'}")
+    print("\nattempted by a confined child        blocked")
+    for name, blocked in probes["checks"].items():
+        print(f"  {name:<35} {'yes' if blocked else 'NO'}")
+    print(
+        f"\nchild uid {probes['uid']}, no_new_privs {probes['no_new_privs']}, open fds {probes['open_fds']}"
+    )
+    print(f"child environment: {', '.join(probes['env'])}")
+    print("hard limits: " + ", ".join(f"{k[7:]}={v}" for k, v in probes["limits"].items()))
+    return 0 if all(probes["checks"].values()) else 1

@@ -1,0 +1,150 @@
+"""The trusted verdict: evaluate an assert's glue over the plain values the child returned, or compare stdout.
+
+Values reaching here are builtin data decoded on the trusted side, so comparing them runs no program code.
+Equality is Python's, except that floats (also inside lists, tuples and dict values) match within
+1e-6 absolute + 1e-7 relative, as evalplus does for float outputs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+from executor.equality import _floats_close, values_equal
+from executor.plan import SAFE_FUNCS, SAFE_NAMES, TestPlan
+
+MAX_ITEMS = 10_000_000
+MAX_POW_BITS = 1_000_000
+
+
+class LeafFailed(Exception):
+    """A program expression the verdict needs raised, or returned something that is not plain data."""
+
+    def __init__(self, outcome: str, error: str) -> None:
+        super().__init__(error)
+        self.outcome, self.error = outcome, error
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a == b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    for seq, n in ((a, b), (b, a)):
+        if (
+            isinstance(seq, str | bytes | list | tuple)
+            and type(n) in (int, bool)
+            and len(seq) * n > MAX_ITEMS
+        ):
+            raise ValueError("test expression too large to evaluate")
+    return a * b
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int and b > 0 and max(a.bit_length(), 1) * b > MAX_POW_BITS:
+        raise ValueError("test expression too large to evaluate")
+    return a**b
+
+
+def judge_split(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(outcome, error, mode) for a split test given the child's leaf values."""
+    values = reply.get("values", [])
+    failed = reply.get("failed")
+    groups = reply.get("groups", {})
+    mode = ["whole" if plan.child_judged else "split"]
+    failed_outcome = "memory" if reply.get("kind") == "memory" else "error"
+
+    accessed: list[int] = []
+
+    def leaf(index: int) -> Any:
+        accessed.append(index)
+        if failed is not None and index >= failed:
+            note = "" if index == failed else " (an earlier expression of this test raised)"
+            raise LeafFailed(failed_outcome, str(reply.get("error", "expression raised")) + note)
+        tag, value = values[index]
+        if tag != "v":
+            raise LeafFailed(
+                "fail", f"returned a value that is not plain data ({value}); only builtin data compares"
+            )
+        return value
+
+    def group(index: int, thunk: Any) -> Any:
+        if index in groups:
+            mode[0] = "whole"
+            return groups[index]
+        return thunk()
+
+    def all_(thunks: list[Any]) -> bool:
+        for thunk in thunks:
+            accessed.clear()
+            if not thunk():
+                return False
+        return True
+
+    scope = {name: getattr(builtins, name) for name in SAFE_FUNCS | SAFE_NAMES}
+    scope.update(
+        __builtins__={},
+        math=math,
+        bytes=bytes,
+        _leaf=leaf,
+        _group=group,
+        _eq=values_equal,
+        _same=_same,
+        _mul=_mul,
+        _pow=_pow,
+        _all=all_,
+    )
+    try:
+        passed = eval(plan.glue, scope)
+    except LeafFailed as err:
+        return err.outcome, err.error, mode[0]
+    except MemoryError:
+        return "error", "test expression too large to evaluate", mode[0]
+    except Exception as err:
+        return "error", f"{type(err).__name__}: {err}", mode[0]
+    if passed:
+        return "pass", None, mode[0]
+    sources = plan.request["leaves"]
+    got = "; ".join(f"{sources[i][:80]} returned {_short(values[i][1])}" for i in dict.fromkeys(accessed))
+    return "fail", "assertion failed" + (f": {got}" if got else ""), mode[0]
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def outputs_match(actual: str, expected: str) -> bool:
+    """Stdout matches when lines agree after trimming trailing blanks; numbers within tolerance."""
+    got, want = _lines(actual), _lines(expected)
+    if got == want:
+        return True
+    if len(got) != len(want):
+        return False
+    for line_got, line_want in zip(got, want):
+        tokens_got, tokens_want = line_got.split(), line_want.split()
+        if len(tokens_got) != len(tokens_want):
+            return False
+        for a, b in zip(tokens_got, tokens_want):
+            if a != b and not _numbers_close(a, b):
+                return False
+    return True
+
+
+def _lines(text: str) -> list[str]:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _numbers_close(a: str, b: str) -> bool:
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return "." in a + b and _floats_close(x, y)

@@ -1,0 +1,325 @@
+"""The Executor: a pool of trusted worker processes, kept warm across calls, that judge jobs in order.
+
+The pool process is the only one that ever holds expected values: it plans each test (plan.py), ships the
+worker only what the child must evaluate, and judges the plain values that come back (judge.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import queue
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from executor.job import Job, Result, TestResult
+from executor.judge import judge_split, outputs_match
+from executor.paths import read_roots
+from executor.plan import TestPlan, plan_test
+from executor.worker import recv_message, send_message
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from executor.worker import main; main()"
+_UID_BASE = 1 << 30  # children run as unused uids: (1<<30) + (pool pid << 8) + slot; never a real account
+_slots = itertools.count()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_roots() -> list[str]:
+    return read_roots()
+
+
+_slots_lock = threading.Lock()
+
+
+class WorkerDied(Exception):
+    """A worker process exited or stopped answering."""
+
+
+class WorkerHandle:
+    """One worker process and its pipes (pool side)."""
+
+    def __init__(self, memory_mb: int, drop_privileges: bool = True) -> None:
+        with _slots_lock:
+            slot = next(_slots) % 256
+        self.uid = _UID_BASE + ((os.getpid() & 0x3FFFFF) << 8) + slot
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-c", _BOOT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,  # no controlling terminal for the worker or its children
+        )
+        self.ready: dict[str, Any] | None = None
+        config = {
+            "uid": self.uid if drop_privileges else None,
+            "memory_mb": memory_mb,
+            "read_roots": _read_roots(),
+            "tmp": tempfile.gettempdir(),
+        }
+        send_message(self.proc.stdin.fileno(), config)
+
+    def wait_ready(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Block until the worker has started; returns its sandbox feature report."""
+        if self.ready is None:
+            self.ready = self.receive(timeout)
+        return self.ready
+
+    def call(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send a message and wait for the reply."""
+        self.wait_ready()
+        try:
+            send_message(self.proc.stdin.fileno(), message)
+        except OSError as err:
+            raise WorkerDied(f"worker pipe closed ({err})") from err
+        return self.receive(timeout)
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """Read one reply under a deadline."""
+        fd = self.proc.stdout.fileno()
+        if not select.select([fd], [], [], timeout)[0]:
+            raise WorkerDied(f"worker did not answer within {timeout:.0f} s")
+        try:
+            return recv_message(fd)
+        except (EOFError, OSError) as err:
+            raise WorkerDied(f"worker exited (code {self.proc.poll()})") from err
+
+    def close(self) -> None:
+        """Ask the worker to clean up and exit; kill it if it does not."""
+        try:
+            send_message(self.proc.stdin.fileno(), {"op": "exit"})
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self.proc.stdout.close()
+
+
+class Executor:
+    """Judge jobs in sandboxed processes: `with Executor(workers=2) as ex: results = ex.run(jobs)`."""
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        timeout_s: float = 5.0,
+        memory_mb: int = 1024,
+        load_timeout_s: float | None = None,
+        split_asserts: bool = True,
+        drop_privileges: bool = True,
+    ) -> None:
+        self.workers = workers or len(os.sched_getaffinity(0))
+        self.timeout_s = float(timeout_s)
+        self.memory_mb = int(memory_mb)
+        self.load_timeout_s = float(load_timeout_s if load_timeout_s is not None else max(timeout_s, 5.0))
+        self.split_asserts = split_asserts  # False: every test runs whole in the child (for comparison)
+        # False: children keep the caller's uid and rely on a pid namespace + Landlock (the non-root path).
+        self.drop_privileges = drop_privileges
+        self._handles: list[WorkerHandle] = []
+        self._threads: list[threading.Thread] = []
+        self._tasks: queue.Queue = queue.Queue()
+        self._map_lock = threading.Lock()
+        self._closed = False
+
+    # ---- lifecycle ----
+
+    def __enter__(self) -> Executor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the worker processes (idempotent)."""
+        if self._closed:
+            raise RuntimeError("this Executor is closed; create a new one")
+        if self._handles:
+            return
+        self._handles = [WorkerHandle(self.memory_mb, self.drop_privileges) for _ in range(self.workers)]
+        for handle in self._handles:
+            handle.wait_ready()
+        for index in range(self.workers):
+            thread = threading.Thread(
+                target=self._serve, args=(index,), daemon=True, name=f"executor-{index}"
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def close(self) -> None:
+        """Stop the workers; every child and leftover process is killed, sandbox directories deleted."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+        for handle in self._handles:
+            handle.close()
+
+    def features(self) -> dict[str, Any]:
+        """The worker-level sandbox features active on this machine."""
+        self.start()
+        return dict(self._handles[0].wait_ready().get("features", {}))
+
+    def probe(self, request: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run the sandbox probes in one confined child (for --check-sandbox)."""
+        self.start()
+        return self._handles[0].call({"op": "probe", **(request or {})}, 120.0)
+
+    def idle_children(self) -> list[int]:
+        """Pids of the pre-forked, confined children waiting for the next job (they never ran a program)."""
+        with self._map_lock:
+            replies = [handle.call({"op": "spare"}, 30.0) for handle in self._handles]
+        return [pid for reply in replies for pid in reply["pids"]]
+
+    # ---- running jobs ----
+
+    def run(self, jobs: Iterable[Job | dict[str, Any]]) -> list[Result]:
+        """Judge every job; results in input order."""
+        return list(self.map(jobs))
+
+    def map(self, jobs: Iterable[Job | dict[str, Any]], window: int | None = None) -> Iterator[Result]:
+        """Judge jobs lazily, yielding results in input order as soon as each is ready."""
+        self.start()
+        window = window or 4 * self.workers
+        with self._map_lock:
+            done: dict[int, Result] = {}
+            cond = threading.Condition()
+            source = iter(jobs)
+            submitted = yielded = 0
+            exhausted = False
+            cancel = threading.Event()
+            try:
+                while True:
+                    while not exhausted and submitted - yielded < window:
+                        try:
+                            job = _as_job(next(source), submitted)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        self._tasks.put((submitted, job, done, cond, cancel))
+                        submitted += 1
+                    if exhausted and yielded == submitted:
+                        return
+                    with cond:
+                        while yielded not in done:
+                            cond.wait()
+                        result = done.pop(yielded)
+                    yielded += 1
+                    yield result
+            finally:
+                cancel.set()  # an abandoned iterator: queued jobs are dropped, not run
+
+    def _serve(self, index: int) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            number, job, done, cond, cancel = task
+            if cancel.is_set():
+                continue
+            try:
+                result = self._run_one(index, job)
+            except Exception as err:  # never leave map() waiting: an executor bug becomes a crash result
+                result = _failed_result(
+                    job, [plan_test(t) for t in job.tests], "crash", f"executor error: {err!r}"
+                )
+            with cond:
+                done[number] = result
+                cond.notify_all()
+
+    def _run_one(self, index: int, job: Job) -> Result:
+        plans = [plan_test(t, self.split_asserts) for t in job.tests]
+        runnable = [p for p in plans if p.mode != "invalid"]
+        message = {
+            "op": "job",
+            "id": job.id,
+            "program": job.program,
+            "tests": [p.request for p in runnable],
+            "timeout_s": self.timeout_s,
+            "load_timeout_s": self.load_timeout_s,
+            "stdio": any(p.mode == "stdio" for p in plans),
+        }
+        budget = (len(runnable) + 1) * (self.timeout_s + self.load_timeout_s + 1.0) + 30.0
+        try:
+            reply = self._handles[index].call(message, budget)
+        except WorkerDied as err:
+            self._restart(index)
+            return _failed_result(job, plans, "crash", f"executor worker failed: {err}")
+        return finalize(job, plans, reply)
+
+    def _restart(self, index: int) -> None:
+        old = self._handles[index]
+        old.proc.kill()
+        old.proc.wait()
+        old.proc.stdout.close()
+        self._handles[index] = WorkerHandle(self.memory_mb, self.drop_privileges)
+
+
+def _as_job(item: Job | dict[str, Any], number: int) -> Job:
+    if isinstance(item, Job):
+        return item
+    return Job.from_row(item, f"job {number}")
+
+
+def _failed_result(job: Job, plans: list[TestPlan], status: str, error: str) -> Result:
+    tests = [TestResult("skipped", error, 0.0, "whole" if p.mode == "invalid" else p.mode) for p in plans]
+    return Result(job.id, status, 0.0, tests, error=error)
+
+
+def finalize(job: Job, plans: list[TestPlan], reply: dict[str, Any]) -> Result:
+    """Judge the worker's raw per-test replies against the plans (trusted side)."""
+    if reply["status"] != "ok":
+        return _failed_result(job, plans, reply["status"], str(reply["load_error"]))
+    entries = iter(reply["tests"])
+    tests: list[TestResult] = []
+    for plan in plans:
+        if plan.mode == "invalid":
+            tests.append(TestResult("error", plan.error, 0.0, "whole"))
+            continue
+        entry = next(entries)
+        if "reply" not in entry:
+            tests.append(TestResult(entry["outcome"], entry["error"], entry["seconds"], plan.mode))
+            continue
+        outcome, error, mode = judge_reply(plan, entry["reply"])
+        tests.append(TestResult(outcome, error, entry["seconds"], mode))
+    passed = sum(t.outcome == "pass" for t in tests)
+    return Result(job.id, "ok", passed / len(tests) if tests else 0.0, tests)
+
+
+def judge_reply(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(outcome, error, mode) for one test from the child's reply."""
+    if plan.mode == "split" and "values" in reply:
+        return judge_split(plan, reply)
+    if "kind" in reply or "error" in reply:
+        error = str(reply.get("error", "error"))
+        if reply.get("kind") == "memory":
+            return "memory", error, plan.mode
+        outcome = "fail" if error.startswith("AssertionError") else "error"
+        return outcome, error, plan.mode
+    if plan.mode == "whole":
+        return ("pass", None, "whole") if reply.get("ok") is True else ("error", "no verdict", "whole")
+    if plan.mode == "stdio":
+        stdout = reply.get("stdout")
+        if not isinstance(stdout, str):
+            return "error", "no output", "stdio"
+        if outputs_match(stdout, plan.expected_output or ""):
+            return "pass", None, "stdio"
+        return "fail", f"wrong output: {stdout[:200]!r}", "stdio"
+    return "error", "unexpected reply", plan.mode

@@ -1,0 +1,291 @@
+"""Confinement of one untrusted child process, applied right after fork and before any untrusted code runs.
+
+Every step degrades gracefully: a feature the kernel (or our privileges) lacks is recorded as inactive in
+`features` and reported by `acecoder exec --check-sandbox`; it never stops the executor from working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import resource
+import signal
+
+from executor.landlock import Ruleset
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+CHANNEL_FDS = (3, 4)  # the child reads requests on 3 and writes replies on 4
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SandboxSpec:
+    """What a worker's children are confined to; built once per worker."""
+
+    def __init__(
+        self, box_dir: str, uid: int | None, memory_mb: int, ruleset: Ruleset, features: dict
+    ) -> None:
+        self.box_dir, self.uid, self.memory_mb = box_dir, uid, memory_mb
+        self.nofile, self.nproc, self.fsize_mb = 64, 64, 64
+        self.ruleset = ruleset
+        self.worker_features: dict[str, bool] = features
+
+
+def prctl(option: int, arg: int) -> bool:
+    """Call prctl(option, arg); True on success."""
+    return _libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+
+
+def setup_worker(
+    box_dir: str, uid: int | None, memory_mb: int, roots: list[str], box_mb: int = 256
+) -> SandboxSpec:
+    """Once per worker: private network and mount namespaces, size-capped box, subreaper, Landlock ruleset."""
+    features: dict[str, bool] = {}
+    # A fresh network namespace has only a loopback device that is down: no network, loopback included.
+    if os.geteuid() == 0:
+        features["netns"] = _libc.unshare(CLONE_NEWNET) == 0
+        private = _libc.unshare(CLONE_NEWNS) == 0 and _mount(None, "/", None, MS_REC | MS_PRIVATE) == 0
+    else:
+        features["netns"] = _unprivileged_netns()
+        private = False
+    # The box is a size-capped tmpfs: a program can fill it, not the disk.
+    options = f"mode=0700,size={box_mb}m" + (f",uid={uid},gid={uid}" if uid is not None else "")
+    features["box_tmpfs"] = private and _mount("tmpfs", box_dir, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0
+    # Orphaned grandchildren (setsid daemons) are re-parented to the worker, which can then see and kill them.
+    features["subreaper"] = prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if uid is not None and private:
+        features["private_mounts"] = _make_traversable(roots)
+    ruleset = Ruleset(roots, [box_dir])
+    features.update({f"landlock_{k}": v for k, v in ruleset.features.items()})
+    features["uid_drop"] = uid is not None
+    # Children inherit this environment: nothing from the caller's (no secrets), HOME and TMPDIR in the box.
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": box_dir, "TMPDIR": box_dir, "LANG": "C.UTF-8"})
+    return SandboxSpec(box_dir, uid, memory_mb, ruleset, features)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> int:
+    mount = _libc.mount
+    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    encode = lambda text: text.encode() if text is not None else None
+    return mount(encode(source), encode(target), encode(fstype), flags, encode(data))
+
+
+def _unprivileged_netns() -> bool:
+    """Without root: a user namespace mapping only our own ids, holding an empty network namespace."""
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return False
+    try:
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    except OSError:
+        return False
+    return True
+
+
+def _blocked_ancestors(paths: list[str]) -> dict[str, set[str]]:
+    """{ancestor without o+x: names below it that an unprivileged uid must reach}."""
+    blocked: dict[str, set[str]] = {}
+    for path in paths:
+        parts = os.path.realpath(path).split(os.sep)
+        for depth in range(1, len(parts) - 1):
+            ancestor = os.sep.join(parts[: depth + 1]) or os.sep
+            try:
+                mode = os.stat(ancestor).st_mode
+            except OSError:
+                break
+            if not mode & 0o001:
+                blocked.setdefault(ancestor, set()).add(parts[depth + 1])
+                break
+    return blocked
+
+
+def _make_traversable(roots: list[str]) -> bool:
+    """Let the dropped uid reach the interpreter when it lives under a private dir (e.g. pyenv in /root).
+
+    In a private mount namespace of the worker, the private directory is replaced by a traversable tmpfs
+    holding bind mounts of just the needed entries; nothing else under it is visible to the children.
+    """
+    import tempfile  # once per worker; kept out of the warm image otherwise
+
+    for ancestor, names in _blocked_ancestors(roots).items():
+        stash = tempfile.mkdtemp(prefix="acecoder-stash-")
+        saved = []
+        for name in sorted(names):
+            target, source = os.path.join(stash, name), os.path.join(ancestor, name)
+            os.mkdir(target) if os.path.isdir(source) else open(target, "w").close()
+            if _mount(source, target, None, MS_BIND | MS_REC) != 0:
+                return False
+            saved.append((name, target))
+        if _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k") != 0:
+            return False
+        for name, target in saved:
+            place = os.path.join(ancestor, name)
+            os.mkdir(place, 0o755) if os.path.isdir(target) else open(place, "w").close()
+            if _mount(target, place, None, MS_BIND | MS_REC) != 0:
+                return False
+        # Detach the stash so nothing (least of all a recursive delete) can reach the real tree through it.
+        for _, target in saved:
+            _libc.umount2(target.encode(), 2)  # MNT_DETACH
+            os.rmdir(target) if os.path.isdir(target) else os.unlink(target)
+        os.rmdir(stash)
+    return True
+
+
+def umount_detach(path: str) -> None:
+    """Lazily unmount `path` (MNT_DETACH)."""
+    _libc.umount2(path.encode(), 2)
+
+
+def confine_child(
+    spec: SandboxSpec, channel: tuple[int, int], worker_pid: int, cpu_seconds: int
+) -> dict[str, bool]:
+    """Confine the current (freshly forked) process; returns which protections are active."""
+    active: dict[str, bool] = {}
+    # Own process group: the worker kills the group as a whole. The worker already runs in its own session
+    # with no controlling terminal (and setsid here would cost ~2 ms: a new scheduler autogroup per call).
+    os.setpgid(0, 0)
+    active["process_group"] = True
+    active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != worker_pid:  # the worker died between fork and prctl
+        os._exit(70)
+    # Only the channel survives: stdin/stdout/stderr go to /dev/null, every other inherited fd is closed.
+    # Move the fds we keep above the low numbers first so that dup2 onto 0..3 cannot clobber them.
+    read_fd, write_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in channel)
+    ruleset_fd = -1
+    if spec.ruleset is not None and spec.ruleset.fd >= 0:
+        ruleset_fd = fcntl.fcntl(spec.ruleset.fd, fcntl.F_DUPFD, 10)
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(read_fd, CHANNEL_FDS[0], inheritable=False)
+    os.dup2(write_fd, CHANNEL_FDS[1], inheritable=False)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    _close_fds_except({0, 1, 2, *CHANNEL_FDS, ruleset_fd})
+    os.chdir(spec.box_dir)
+    active["rlimits"] = _set_limits(spec, cpu_seconds)
+    if spec.uid is None:
+        # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
+        # can name (and so signal) no process outside, and whose death takes all its descendants with it.
+        active["pid_namespace"] = _enter_pid_namespace(spec.box_dir)
+    else:
+        active["uid_drop"] = False
+        try:
+            os.setgroups([])
+            os.setresgid(spec.uid, spec.uid, spec.uid)
+            os.setresuid(spec.uid, spec.uid, spec.uid)
+            active["uid_drop"] = True
+            # Leftovers of an earlier program of this worker run under the same uid: sweep them now.
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
+    active["landlock"] = False
+    if ruleset_fd >= 0:
+        active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
+        os.close(ruleset_fd)
+    active["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
+    # The environment was already made minimal in the worker (setup_worker): nothing to copy-on-write here.
+    active["netns"] = spec.worker_features.get("netns", False)
+    return active
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = (
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    )
+
+
+def _mount_setattr(path: str, recursive: bool, set_flags: int, clear_flags: int) -> bool:
+    attr = _MountAttr(set_flags, clear_flags, 0, 0)
+    flags = 0x8000 if recursive else 0  # AT_RECURSIVE
+    return _libc.syscall(442, -100, path.encode(), flags, ctypes.byref(attr), ctypes.sizeof(attr)) == 0
+
+
+def _read_only_except_box(box: str) -> bool:
+    """Every mount read-only except the box (covers chmod/utime, which Landlock does not govern)."""
+    if _mount(None, "/", None, MS_REC | MS_PRIVATE) != 0 or _mount(box, box, None, MS_BIND) != 0:
+        return False
+    os.chdir(box)  # the old cwd is the directory under the new bind mount
+    return _mount_setattr("/", True, 1, 0) and _mount_setattr(box, False, 0, 1)  # MOUNT_ATTR_RDONLY
+
+
+def _enter_pid_namespace(box: str) -> bool:
+    """unshare(user+pid+mount namespaces) and fork: the caller stays behind as a waiter, the child returns."""
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) != 0:
+        return False
+    try:
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    except OSError:
+        pass  # maps may be refused; the namespace still isolates pids
+    _read_only_except_box(box)
+    # Since Linux 5.14 RLIMIT_NPROC counts per user namespace: set now, it bounds the processes in this
+    # namespace only (not every process of the caller's uid). The kernel exempts real root from it.
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+    pid = os.fork()
+    if pid == 0:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the waiter (which dies with the worker)
+        return True
+    for fd in CHANNEL_FDS:  # the waiter must not keep the channel open: EOF has to mean "program ended"
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    low = 0
+    for fd in sorted(k for k in keep if k >= 0):
+        if low < fd:  # never an empty range: CPython turns closerange(n, n) into "close everything from n"
+            os.closerange(low, fd)  # close_range(2) on Linux: one syscall per gap
+        low = fd + 1
+    if low < highest:
+        os.closerange(low, highest)
+
+
+def _set_limits(spec: SandboxSpec, cpu_seconds: int) -> bool:
+    limits = [
+        (resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1)),
+        (resource.RLIMIT_FSIZE, (spec.fsize_mb << 20,) * 2),
+        (resource.RLIMIT_NOFILE, (spec.nofile,) * 2),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+    if spec.uid is not None:
+        # Counted per real uid: exact with the child's own uid; with the caller's uid it would count (and
+        # starve) every process that user runs, so the non-root path relies on its pid namespace instead.
+        limits.append((resource.RLIMIT_NPROC, (spec.nproc,) * 2))
+    if spec.memory_mb > 0:
+        limits.append((resource.RLIMIT_AS, (spec.memory_mb << 20,) * 2))
+    ok = True
+    for kind, value in limits:
+        try:
+            resource.setrlimit(kind, value)
+        except (OSError, ValueError):
+            ok = False
+    return ok

@@ -1,0 +1,172 @@
+"""Framing and the plain-data value codec between the trusted worker and the untrusted child.
+
+A frame is a 4-byte big-endian length followed by a UTF-8 JSON object. Values cross as tagged JSON built only
+from builtin types, so whatever the child sends decodes on the trusted side to plain data that cannot run code
+(no custom `__eq__`, no subclasses); the trusted side never unpickles or unmarshals child bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 16 << 20  # a reply larger than this is a "huge return value"/"huge output" error, never parsed
+MAX_DEPTH = 200
+MAX_NODES = 2_000_000
+BIG_INT_BITS = 62  # ints wider than this cross as hex (int(s, 16) is linear: no str-digit limit, no DoS)
+
+
+class FrameError(Exception):
+    """The peer broke the framing: torn frame, oversized frame or junk bytes."""
+
+
+class EncodeError(Exception):
+    """A value that is not plain data (or too big/deep to send)."""
+
+
+def write_frame(fd: int, obj: dict[str, Any]) -> None:
+    """Send one JSON object as a length-prefixed frame."""
+    write_raw(fd, json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8", "surrogatepass"))
+
+
+def write_raw(fd: int, data: bytes) -> None:
+    """Send an already-encoded frame body."""
+    buf = HEADER.pack(len(data)) + data
+    view = memoryview(buf)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_exact(fd: int, size: int) -> bytes:
+    """Read exactly `size` bytes (blocking); raises EOFError on a short read."""
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("channel closed")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def decode_frame(data: bytes) -> dict[str, Any]:
+    """Parse a frame body as a JSON object; anything else is a FrameError."""
+    try:
+        obj = json.loads(data.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError) as err:
+        raise FrameError(f"malformed frame: {err}") from err
+    if not isinstance(obj, dict):
+        raise FrameError("frame is not an object")
+    return obj
+
+
+# ---- values: encode runs in the child (untrusted), decode runs in the worker (trusted) ----
+
+
+def encode_value(value: Any) -> Any:
+    """Turn a return value into tagged JSON data; raises EncodeError for non-plain types."""
+    budget = [MAX_NODES]
+    return _encode(value, 0, budget)
+
+
+def _plain_type(value: Any) -> type | None:
+    """The builtin type a value is carried as, or None when it is not plain data.
+
+    User-defined subclasses of builtins (e.g. an int subclass with an always-true __eq__) are rejected.
+    A few well-known library types that programs return honestly (numpy scalars/arrays, namedtuples,
+    Counter/OrderedDict/defaultdict) are carried as their builtin base; the trusted side compares only that
+    plain value, so carrying them grants no power over the comparison.
+    """
+    kind = type(value)
+    if kind in _EXACT:
+        return kind
+    module = getattr(kind, "__module__", "") or ""
+    if module == "collections" and isinstance(value, dict):
+        return dict
+    if isinstance(value, tuple) and hasattr(kind, "_fields") and module not in ("__main__", "solution"):
+        return tuple
+    return None
+
+
+_EXACT = {type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset}
+
+
+def _encode(value: Any, depth: int, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise EncodeError("return value too large (too many elements)")
+    if depth > MAX_DEPTH:
+        raise EncodeError("return value nested too deeply (or cyclic)")
+    kind = _plain_type(value)
+    if kind is None:
+        converted = _numpy_to_builtin(value)
+        if converted is not None:
+            return _encode(converted[0], depth, budget)
+        raise EncodeError(f"non-plain type {type(value).__module__}.{type(value).__qualname__}")
+    if kind in (list, tuple, set, frozenset, dict) and len(value) > budget[0]:
+        raise EncodeError("return value too large (too many elements)")
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        value = int.__index__(value)
+        if value.bit_length() > BIG_INT_BITS:
+            return ["I", format(value, "x")]
+        return value
+    if kind is float:
+        return float.__float__(value)
+    if kind is complex:
+        return ["c", complex.__getattribute__(value, "real"), complex.__getattribute__(value, "imag")]
+    if kind is bytes:
+        return ["b", bytes.hex(value)]
+    if kind is list:
+        return ["l", [_encode(item, depth + 1, budget) for item in list.__iter__(value)]]
+    if kind is tuple:
+        return ["t", [_encode(item, depth + 1, budget) for item in tuple.__iter__(value)]]
+    if kind is set:
+        return ["s", [_encode(item, depth + 1, budget) for item in set.__iter__(value)]]
+    if kind is frozenset:
+        return ["f", [_encode(item, depth + 1, budget) for item in frozenset.__iter__(value)]]
+    items = dict.items(value)
+    return ["d", [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in items]]
+
+
+def _numpy_to_builtin(value: Any) -> tuple[Any] | None:
+    """numpy scalars/arrays -> builtin data via tolist(); None when not a numpy value."""
+    module = type(value).__module__ or ""
+    if module != "numpy" or not hasattr(value, "tolist"):
+        return None
+    return (value.tolist(),)
+
+
+class DecodeError(ValueError):
+    """Tagged data that does not describe a plain value."""
+
+
+def decode_value(data: Any, depth: int = 0) -> Any:
+    """Rebuild plain Python data from tagged JSON (trusted side); raises DecodeError on anything else."""
+    if depth > MAX_DEPTH + 2:
+        raise DecodeError("value nested too deeply")
+    if data is None or isinstance(data, bool | int | float | str):
+        return data
+    if not isinstance(data, list) or not data or not isinstance(data[0], str):
+        raise DecodeError("bad value encoding")
+    tag = data[0]
+    try:
+        if tag == "I":
+            return int(data[1], 16)
+        if tag == "c":
+            return complex(float(data[1]), float(data[2]))
+        if tag == "b":
+            return bytes.fromhex(data[1])
+        if tag in ("l", "t", "s", "f"):
+            items = [decode_value(item, depth + 1) for item in data[1]]
+            return {"l": list, "t": tuple, "s": set, "f": frozenset}[tag](items)
+        if tag == "d":
+            return {decode_value(k, depth + 1): decode_value(v, depth + 1) for k, v in data[1]}
+    except (TypeError, ValueError, IndexError) as err:
+        raise DecodeError(f"bad value encoding ({type(err).__name__}: {err})") from err
+    raise DecodeError(f"unknown value tag {tag!r}")

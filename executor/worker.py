@@ -1,0 +1,483 @@
+"""A trusted worker process: a lean, warm interpreter that forks one confined child per program and times it.
+
+The worker never holds expected values: the pool sends it only the program and what the child must evaluate,
+so a child forked at any moment (including ahead of time, or for a reload after a timeout) has nothing secret
+in its memory. Messages with the pool are length-prefixed `marshal` data on stdin/stdout (both ends trusted,
+builtin types only). The worker keeps its memory small on purpose: fork and exit cost grows with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import marshal
+import math
+import os
+import select
+import signal
+import struct
+import sys
+import time
+from typing import Any
+
+from executor import child as child_module
+from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
+from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
+from executor.wire import (
+    HEADER,
+    MAX_FRAME,
+    DecodeError,
+    FrameError,
+    decode_frame,
+    decode_value,
+    read_exact,
+    write_frame,
+)
+
+# Warm imports: a child starts with these loaded. Kept to what generated programs use most; each MiB here
+# costs every fork and exit (hashlib, dataclasses, statistics, ... are imported on demand instead).
+WARM_MODULES = (
+    "typing",
+    "collections",
+    "re",
+    "math",
+    "itertools",
+    "functools",
+    "heapq",
+    "bisect",
+    "string",
+    "operator",
+    "copy",
+    "random",
+)
+
+_PIPE_HEADER = struct.Struct(">Q")
+SPARE_CPU_SECONDS = 24 * 3600  # a child lowers this to its job's budget before running any program code
+
+
+def new_nonce() -> int:
+    """A fresh unguessable request id."""
+    return int.from_bytes(os.urandom(8), "big")
+
+
+def send_message(fd: int, obj: Any) -> None:
+    """Write one message (trusted peers only; builtin types)."""
+    data = marshal.dumps(obj)
+    view = memoryview(_PIPE_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def recv_message(fd: int) -> Any:
+    """Read one message; exact-size reads so nothing beyond it is buffered here."""
+    (size,) = _PIPE_HEADER.unpack(read_exact(fd, _PIPE_HEADER.size))
+    return marshal.loads(read_exact(fd, size))
+
+
+class ChildGone(Exception):
+    """The child died, hung or broke the protocol; `outcome` says which."""
+
+    def __init__(self, outcome: str, error: str) -> None:
+        super().__init__(error)
+        self.outcome = outcome
+        self.error = error
+
+
+class Child:
+    """One confined child process and its two pipes (requests in, replies out)."""
+
+    def __init__(self, worker: Worker) -> None:
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        self.worker = worker
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            try:
+                os.close(request_write)
+                os.close(reply_read)
+                child_module.FEATURES = confine_child(
+                    worker.spec, (request_read, reply_write), worker.pid, SPARE_CPU_SECONDS
+                )
+                child_module.main()
+            finally:
+                os._exit(70)
+        os.close(request_read)
+        os.close(reply_write)
+        self.pid, self.write_fd, self.read_fd = pid, request_write, reply_read
+        self.alive = True
+
+    def request(self, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request and wait for its single reply, under a hard deadline."""
+        nonce = new_nonce()
+        self.send({"n": nonce, **payload})
+        return self.reply(nonce, time.monotonic() + timeout)
+
+    def send(self, payload: dict[str, Any]) -> None:
+        """Write one request frame."""
+        try:
+            write_frame(self.write_fd, payload)
+        except OSError as err:
+            raise self._gone(f"channel write failed ({err.strerror})") from err
+
+    def reply(self, nonce: int, deadline: float) -> dict[str, Any]:
+        """The next reply frame; it must answer `nonce`, else the channel was tampered with."""
+        (size,) = HEADER.unpack(self._read(HEADER.size, deadline))
+        if size > MAX_FRAME:
+            raise self._violation(f"reply frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+        try:
+            reply = decode_frame(self._read(size, deadline))
+        except FrameError as err:
+            raise self._violation(str(err)) from err
+        if reply.get("n") != nonce:
+            raise self._violation("reply does not answer this request (forged or stray write on the channel)")
+        return reply
+
+    def _read(self, size: int, deadline: float) -> bytes:
+        chunks, need = [], size
+        while need:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
+                self.kill()
+                raise ChildGone("timeout", "time limit exceeded")
+            try:
+                chunk = os.read(self.read_fd, min(need, 1 << 20))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self._gone("program ended the process")
+            chunks.append(chunk)
+            need -= len(chunk)
+        return b"".join(chunks)
+
+    def _violation(self, why: str) -> ChildGone:
+        self.kill()
+        return ChildGone("crash", f"protocol violation: {why}")
+
+    def _gone(self, why: str) -> ChildGone:
+        status = self._wait_exit(grace=0.2)
+        self.kill()
+        if status is None:
+            return ChildGone("crash", f"{why}: closed its result channel")
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU:
+                return ChildGone("timeout", "CPU time limit exceeded (SIGXCPU)")
+            return ChildGone("crash", f"{why}: killed by {signal.Signals(sig).name}")
+        return ChildGone("crash", f"{why}: exited with code {os.WEXITSTATUS(status)} before replying")
+
+    def _wait_exit(self, grace: float) -> int | None:
+        end = time.monotonic() + grace
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.alive = False
+                return status
+            if time.monotonic() > end:
+                return None
+            time.sleep(0.002)
+
+    def signal_kill(self) -> None:
+        """Close the pipes and SIGKILL the program, without waiting for it to die."""
+        for fd in (self.write_fd, self.read_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.write_fd = self.read_fd = -1
+        if not self.alive:  # once reaped, its pid may belong to someone else: never signal it again
+            return
+        if self.worker.spec.uid is None:
+            # Pid-namespace path: our child only waits for the program (pid 1 of its namespace). Kill the
+            # program; the kernel then kills the whole namespace and the waiter exits once it is all gone.
+            program = _children_of(self.pid)
+            for pid in program:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if program:
+                return
+        for target in (
+            lambda: os.killpg(self.pid, signal.SIGKILL),
+            lambda: os.kill(self.pid, signal.SIGKILL),
+        ):
+            with contextlib.suppress(OSError):
+                target()
+
+    def reap(self) -> None:
+        """Wait for the killed child, then sweep whatever it left behind and empty the box."""
+        if self.alive and self._wait_exit(grace=0.5) is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+        self.alive = False
+        self.worker.sweep()
+
+    def kill(self) -> None:
+        """Kill now and clean up before returning."""
+        self.signal_kill()
+        self.reap()
+
+
+class Worker:
+    """Runs jobs one at a time for the pool."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.pid = os.getpid()
+        uid = config["uid"] if os.geteuid() == 0 and config["uid"] is not None else None
+        tmp = config.get("tmp", "/tmp")
+        _remove_stale_boxes(tmp)
+        self.root = os.path.join(tmp, f"acecoder-exec-{self.pid}-{new_nonce():x}")
+        os.mkdir(self.root, 0o711)
+        self.box = os.path.join(self.root, "box")
+        os.mkdir(self.box, 0o700)
+        if uid is not None:
+            os.chown(self.box, uid, uid)
+        self.uid = uid
+        self.spec: SandboxSpec = setup_worker(self.box, uid, config["memory_mb"], config["read_roots"])
+        self.children_file = f"/proc/self/task/{self.pid}/children"
+        self.spare: Child | None = None  # forked and confined ahead of the next job
+
+    def sweep(self) -> None:
+        """Kill every process a program left behind (orphans are re-parented here), then empty the box."""
+        keep = {self.spare.pid} if self.spare is not None else set()
+        for _ in range(200):
+            stray = [pid for pid in self._children() if pid not in keep]
+            if not stray:
+                break
+            for pid in stray:  # each is our child (zombies included), so its pid cannot be reused yet
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            if self.uid is not None and not keep:
+                self._kill_uid()
+            time.sleep(0.001)
+        _empty_dir(self.box)
+
+    def _children(self) -> list[int]:
+        try:
+            with open(self.children_file) as handle:
+                return [int(pid) for pid in handle.read().split()]
+        except OSError:
+            return []
+
+    def _kill_uid(self) -> None:
+        # kill(-1) from a process running as the program's uid reaches exactly that uid's processes.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setresuid(self.uid, self.uid, self.uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+    def spare_pids(self) -> list[int]:
+        """The idle pre-forked child and its helper descendants (pid-namespace path): none ran a program."""
+        pids = [self.spare.pid] if self.spare is not None else []
+        for pid in pids:
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as handle:
+                pids.extend(int(p) for p in handle.read().split())
+        return pids
+
+    def take_child(self) -> Child:
+        """The pre-forked child, or a new one."""
+        child, self.spare = self.spare, None
+        return child if child is not None else Child(self)
+
+    def prepare_spare(self) -> None:
+        """Fork and confine the next job's child while the pool is busy reading this job's result."""
+        if self.spare is None:
+            self.spare = Child(self)
+
+    def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Load the program in a child, run every test under its own deadline, reload after a failure."""
+        timeout, load_timeout = job["timeout_s"], job["load_timeout_s"]
+        tests = job["tests"]
+        out: list[dict[str, Any]] = []
+        status, load_error = "ok", None
+        child = self.take_child()
+        try:
+            while True:
+                # One batch: load, then the remaining tests; each reply is timed from the previous one.
+                todo = tests[len(out) :]
+                nonces = [new_nonce() for _ in range(len(todo) + 1)]
+                cpu = math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1
+                batch = {"op": "run", "program": job["program"], "run": not job["stdio"], "tests": todo}
+                child.send({**batch, "nonces": nonces, "cpu": cpu})
+                problem = self._load_reply(child, nonces[0], time.monotonic() + load_timeout)
+                if problem is not None:
+                    if not out:
+                        status, load_error = problem
+                    else:
+                        error = f"reload failed: {problem[1]}"
+                        out.extend({"outcome": "skipped", "error": error, "seconds": 0.0} for _ in todo)
+                    break
+                if self._run_tests(child, nonces[1:], timeout, out) or len(out) == len(tests):
+                    break
+                child = Child(self)  # a fresh process for the remaining tests
+        except ChildGone as gone:
+            if not out:
+                status, load_error = gone.outcome, f"while loading: {gone.error}"
+            else:
+                rest = tests[len(out) :]
+                out.extend({"outcome": gone.outcome, "error": gone.error, "seconds": 0.0} for _ in rest)
+        # Everything the program started is dead and reaped before its result leaves this process.
+        child.kill()
+        return {"status": status, "load_error": load_error, "tests": out}
+
+    @staticmethod
+    def _run_tests(child: Child, nonces: list[int], timeout: float, out: list[dict[str, Any]]) -> bool:
+        """Collect one reply per test; False when the child had to be killed (the caller reloads)."""
+        for nonce in nonces:
+            start = time.perf_counter()
+            try:
+                reply = child.reply(nonce, time.monotonic() + timeout)
+            except ChildGone as gone:
+                out.append(
+                    {"outcome": gone.outcome, "error": gone.error, "seconds": time.perf_counter() - start}
+                )
+                return False
+            if "values" in reply:
+                reply = _decode_values(reply)
+            out.append({"reply": reply, "seconds": time.perf_counter() - start})
+        return True
+
+    @staticmethod
+    def _load_reply(child: Child, nonce: int, deadline: float) -> tuple[str, str] | None:
+        """(status, error) when the program cannot be loaded, else None."""
+        try:
+            reply = child.reply(nonce, deadline)
+        except ChildGone as gone:
+            return gone.outcome, f"while loading: {gone.error}"
+        if reply.get("ok"):
+            return None
+        child.kill()
+        kind = reply.get("kind")
+        status = {"syntax": "syntax_error", "memory": "memory"}.get(kind, "load_error")
+        return status, str(reply.get("error", "load failed"))
+
+    def probe(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Start one confined child and let it try forbidden things (for --check-sandbox)."""
+        child = self.take_child()
+        try:
+            reply = child.request({"op": "probe", "worker_pid": self.pid, **request}, 30.0)
+        except ChildGone as gone:
+            reply = {"error": gone.error}
+        finally:
+            child.kill()
+        return {"worker": self.spec.worker_features, "child": reply}
+
+    def close(self) -> None:
+        """Kill every child and leftover, and delete the sandbox directory."""
+        if self.spare is not None:
+            self.spare.signal_kill()
+            self.spare = None
+        self.sweep()
+        if self.spec.worker_features.get("box_tmpfs"):
+            umount_detach(self.box)  # the box tmpfs goes away with its files
+        _empty_dir(self.root)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.root)
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(p) for p in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _remove_stale_boxes(tmp: str) -> None:
+    """Delete sandbox dirs of workers killed before they could clean up (e.g. SIGKILL of the CLI)."""
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith("acecoder-exec-")]
+    except OSError:
+        return
+    for name in names:
+        try:
+            pid = int(name.split("-")[2])
+            os.kill(pid, 0)
+            continue  # its worker (or a process reusing the pid) is alive: leave it
+        except ProcessLookupError:
+            pass
+        except (ValueError, IndexError, PermissionError):
+            continue
+        path = os.path.join(tmp, name)
+        _empty_dir(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+
+
+def _empty_dir(path: str) -> None:
+    """Delete everything inside `path` without following symlinks or crossing into other mounts."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    device = os.lstat(path).st_dev
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_dev == device:
+                _empty_dir(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _decode_values(reply: dict[str, Any]) -> dict[str, Any]:
+    """Turn the child's tagged values into plain data here, on the trusted side."""
+    values = []
+    try:
+        for tag, data in reply["values"]:
+            values.append(("v", decode_value(data)) if tag == "v" else ("o", str(data)))
+        groups = {int(k): bool(v) for k, v in dict(reply.get("groups") or {}).items()}
+    except (DecodeError, TypeError, ValueError) as err:
+        return {"kind": "exception", "error": f"unreadable value from program: {err}"}
+    failed = reply.get("failed")
+    out = {"values": values, "groups": groups, "failed": failed if isinstance(failed, int) else None}
+    if out["failed"] is not None:
+        out.update(kind=str(reply.get("kind", "exception")), error=str(reply.get("error", "")))
+    return out
+
+
+def main() -> None:
+    """Serve the pool on stdin/stdout until EOF."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker dies with the pool
+    for name in WARM_MODULES:
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)  # stray prints from this process can never corrupt the pool pipe
+    worker = Worker(recv_message(in_fd))
+    # Everything alive now is shared with every child: keep the collector from ever walking (and so
+    # copying-on-write) those pages in a child.
+    gc.collect()
+    gc.freeze()
+    send_message(out_fd, {"ready": True, "features": worker.spec.worker_features})
+    try:
+        while True:
+            try:
+                message = recv_message(in_fd)
+            except EOFError:
+                break
+            op = message.get("op")
+            if op == "job":
+                send_message(out_fd, worker.run_job(message))
+                worker.prepare_spare()
+            elif op == "spare":
+                send_message(out_fd, {"pids": worker.spare_pids()})
+            elif op == "probe":
+                send_message(out_fd, worker.probe(message))
+            elif op == "exit":
+                break
+    finally:
+        worker.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
