@@ -151,7 +151,7 @@ def main() -> None:
     n = len(problems) * args.repeats
     print(
         f"HumanEval canonical solutions: {len(problems)} x {args.repeats} repeats = {n} programs, "
-        f"{args.workers} workers, timeout {args.timeout}s, {os.cpu_count()} CPUs"
+        f"{args.workers} workers, timeout {args.timeout}s, {os.cpu_count()} CPUs, {_load()}"
     )
     ours, ours_pass, _, modes = bench_ours(problems, args.repeats, args.workers, args.timeout, False)
     whole, whole_pass, _, _ = bench_ours(problems, args.repeats, args.workers, args.timeout, True)
@@ -170,6 +170,12 @@ def main() -> None:
         f"\nRL-shaped batch, 256 programs x 16 asserts: {latency:.2f} s ({256 / latency:.0f} programs/s, "
         f"{256 * 16 / latency:.0f} asserts/s), mean pass rate {mean:.3f}"
     )
+    print(f"at the end: {_load()}")
+
+
+def _load() -> str:
+    """The load average: other processes on the machine move every number here (the ratios less)."""
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 if __name__ == "__main__":

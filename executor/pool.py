@@ -6,6 +6,8 @@ worker only what the child must evaluate, and judges the plain values that come 
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import itertools
 import os
@@ -22,12 +24,15 @@ from executor.job import Job, Result, TestResult
 from executor.judge import judge_split, outputs_match
 from executor.paths import read_roots
 from executor.plan import TestPlan, plan_test
-from executor.worker import recv_message, send_message
+from executor.precompile import child_request
+from executor.worker import encode_message, recv_message, send_message, write_all
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from executor.worker import main; main()"
 _UID_BASE = 1 << 30  # children run as unused uids: (1<<30) + (pool pid << 8) + slot; never a real account
 _slots = itertools.count()
+PIPELINE = 2  # jobs queued in each worker's pipe: it never idles waiting for this process to wake up
+PIPE_ROOM = 60 << 10  # below the 64 KiB a Linux pipe holds
 
 
 @functools.lru_cache(maxsize=1)
@@ -80,12 +85,20 @@ class WorkerHandle:
 
     def call(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send a message and wait for the reply."""
+        self.send(message)
+        return self.receive(timeout)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message in the worker's pipe (it answers messages in order)."""
+        self.send_bytes(encode_message(message))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Queue an encoded message (see encode_message)."""
         self.wait_ready()
         try:
-            send_message(self.proc.stdin.fileno(), message)
+            write_all(self.proc.stdin.fileno(), data)
         except OSError as err:
             raise WorkerDied(f"worker pipe closed ({err})") from err
-        return self.receive(timeout)
 
     def receive(self, timeout: float) -> dict[str, Any]:
         """Read one reply under a deadline."""
@@ -227,42 +240,70 @@ class Executor:
                 cancel.set()  # an abandoned iterator: queued jobs are dropped, not run
 
     def _serve(self, index: int) -> None:
+        """Run tasks on worker `index` until the pool closes, keeping up to `PIPELINE` jobs in its pipe
+        so that it starts the next job without waiting for this thread to wake up (replies come in order)."""
+        inflight: collections.deque[tuple] = collections.deque()
+        pending, stop = None, False
         while True:
-            task = self._tasks.get()
-            if task is None:
+            if pending is None and not stop and len(inflight) < PIPELINE:
+                try:  # block only when the worker has nothing to do
+                    task = self._tasks.get(block=not inflight)
+                except queue.Empty:
+                    task = ()
+                if task is None:
+                    stop = True
+                elif task and not task[4].is_set():  # a cancelled task (abandoned iterator) is dropped
+                    pending = self._prepare_task(task)
+            if pending is not None and (not inflight or _fits(inflight, pending)):
+                inflight.append(pending)
+                pending = None
+                with contextlib.suppress(WorkerDied):  # a dead pipe shows up when collecting
+                    self._handles[index].send_bytes(inflight[-1][2])
+            elif inflight:
+                self._collect(index, inflight)
+            elif stop:
                 return
-            number, job, done, cond, cancel = task
-            if cancel.is_set():
-                continue
-            try:
-                result = self._run_one(index, job)
-            except Exception as err:  # never leave map() waiting: an executor bug becomes a crash result
-                result = _failed_result(
-                    job, [plan_test(t) for t in job.tests], "crash", f"executor error: {err!r}"
-                )
-            with cond:
-                done[number] = result
-                cond.notify_all()
 
-    def _run_one(self, index: int, job: Job) -> Result:
+    def _collect(self, index: int, inflight: collections.deque) -> None:
+        """Receive and deliver the oldest in-flight job's result; after a worker death, resend the others."""
+        (number, job, done, cond, _), plans, _, budget = inflight.popleft()
+        try:
+            result = finalize(job, plans, self._handles[index].receive(budget))
+        except WorkerDied as err:
+            self._restart(index)
+            result = _failed_result(job, plans, "crash", f"executor worker failed: {err}")
+            for queued in inflight:  # queued behind the failed job: never started, so run it again
+                with contextlib.suppress(WorkerDied):
+                    self._handles[index].send_bytes(queued[2])
+        except Exception as err:  # never leave map() waiting: an executor bug becomes a crash result
+            result = _failed_result(job, plans, "crash", f"executor error: {err!r}")
+        _deliver(number, result, done, cond)
+
+    def _prepare_task(self, task: tuple) -> tuple | None:
+        """(task, plans, message, budget), or None once a crash result was delivered (job not sendable)."""
+        try:
+            return (task, *self._prepare(task[1]))
+        except Exception as err:  # never leave map() waiting: an executor bug becomes a crash result
+            number, job, done, cond, _ = task
+            error = f"executor error: {err!r}"
+            tests = [TestResult("skipped", error, 0.0, "whole") for _ in job.tests]
+            _deliver(number, Result(job.id, "crash", 0.0, tests, error=error), done, cond)
+            return None
+
+    def _prepare(self, job: Job) -> tuple[list[TestPlan], bytes, float]:
         plans = [plan_test(t, self.split_asserts) for t in job.tests]
         runnable = [p for p in plans if p.mode != "invalid"]
         message = {
             "op": "job",
             "id": job.id,
             "program": job.program,
-            "tests": [p.request for p in runnable],
+            "tests": [child_request(p.request) for p in runnable],
             "timeout_s": self.timeout_s,
             "load_timeout_s": self.load_timeout_s,
             "stdio": any(p.mode == "stdio" for p in plans),
         }
         budget = (len(runnable) + 1) * (self.timeout_s + self.load_timeout_s + 1.0) + 30.0
-        try:
-            reply = self._handles[index].call(message, budget)
-        except WorkerDied as err:
-            self._restart(index)
-            return _failed_result(job, plans, "crash", f"executor worker failed: {err}")
-        return finalize(job, plans, reply)
+        return plans, encode_message(message), budget
 
     def _restart(self, index: int) -> None:
         old = self._handles[index]
@@ -270,6 +311,18 @@ class Executor:
         old.proc.wait()
         old.proc.stdout.close()
         self._handles[index] = WorkerHandle(self.memory_mb, self.drop_privileges)
+
+
+def _fits(inflight: collections.deque, pending: tuple) -> bool:
+    """Whether every queued message fits in the worker's pipe at once: then writing one never blocks, so this
+    thread cannot deadlock against a worker blocked writing a large reply that nobody reads yet."""
+    return sum(len(item[2]) for item in inflight) + len(pending[2]) <= PIPE_ROOM
+
+
+def _deliver(number: int, result: Result, done: dict[int, Result], cond: threading.Condition) -> None:
+    with cond:
+        done[number] = result
+        cond.notify_all()
 
 
 def _as_job(item: Job | dict[str, Any], number: int) -> Job:

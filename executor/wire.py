@@ -1,8 +1,9 @@
 """Framing and the plain-data value codec between the trusted worker and the untrusted child.
 
-A frame is a 4-byte big-endian length followed by a UTF-8 JSON object. Values cross as tagged JSON built only
-from builtin types, so whatever the child sends decodes on the trusted side to plain data that cannot run code
-(no custom `__eq__`, no subclasses); the trusted side never unpickles or unmarshals child bytes.
+A frame is a 4-byte big-endian length followed by a body: a UTF-8 JSON object from the child, `marshal` data
+(test code precompiled on the trusted side) from the worker. Values cross as tagged JSON built only from
+builtin types, so whatever the child sends decodes on the trusted side to plain data that cannot run code (no
+custom `__eq__`, no subclasses); the trusted side never unpickles or unmarshals child bytes.
 """
 
 from __future__ import annotations
@@ -25,11 +26,6 @@ class FrameError(Exception):
 
 class EncodeError(Exception):
     """A value that is not plain data (or too big/deep to send)."""
-
-
-def write_frame(fd: int, obj: dict[str, Any]) -> None:
-    """Send one JSON object as a length-prefixed frame."""
-    write_raw(fd, json.dumps(obj, separators=(",", ":"), allow_nan=True).encode("utf-8", "surrogatepass"))
 
 
 def write_raw(fd: int, data: bytes) -> None:

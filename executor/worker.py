@@ -31,7 +31,7 @@ from executor.wire import (
     decode_frame,
     decode_value,
     read_exact,
-    write_frame,
+    write_raw,
 )
 
 # Warm imports: a child starts with these loaded. Kept to what generated programs use most; each MiB here
@@ -60,10 +60,20 @@ def new_nonce() -> int:
     return int.from_bytes(os.urandom(8), "big")
 
 
-def send_message(fd: int, obj: Any) -> None:
-    """Write one message (trusted peers only; builtin types)."""
+def encode_message(obj: Any) -> bytes:
+    """One length-prefixed message (trusted peers only; builtin types)."""
     data = marshal.dumps(obj)
-    view = memoryview(_PIPE_HEADER.pack(len(data)) + data)
+    return _PIPE_HEADER.pack(len(data)) + data
+
+
+def send_message(fd: int, obj: Any) -> None:
+    """Write one message."""
+    write_all(fd, encode_message(obj))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` (blocking)."""
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
@@ -105,6 +115,7 @@ class Child:
         os.close(reply_write)
         self.pid, self.write_fd, self.read_fd = pid, request_write, reply_read
         self.alive = True
+        self.exit_fd = _pidfd(pid)  # readable once the child has exited: wait for that, never poll
 
     def request(self, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait for its single reply, under a hard deadline."""
@@ -113,9 +124,9 @@ class Child:
         return self.reply(nonce, time.monotonic() + timeout)
 
     def send(self, payload: dict[str, Any]) -> None:
-        """Write one request frame."""
+        """Write one request frame (marshal: the child trusts what this process sends, never the reverse)."""
         try:
-            write_frame(self.write_fd, payload)
+            write_raw(self.write_fd, marshal.dumps(payload))
         except OSError as err:
             raise self._gone(f"channel write failed ({err.strerror})") from err
 
@@ -166,15 +177,26 @@ class Child:
         return ChildGone("crash", f"{why}: exited with code {os.WEXITSTATUS(status)} before replying")
 
     def _wait_exit(self, grace: float) -> int | None:
+        """The child's wait status once it has exited within `grace` seconds, else None."""
         end = time.monotonic() + grace
         while True:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.alive = False
+                self._close_exit_fd()
                 return status
-            if time.monotonic() > end:
+            left = end - time.monotonic()
+            if left <= 0:
                 return None
-            time.sleep(0.002)
+            if self.exit_fd >= 0:
+                select.select([self.exit_fd], [], [], left)  # wakes the moment the child is a zombie
+            else:
+                time.sleep(min(left, 0.002))  # no pidfd (Linux < 5.3): poll
+
+    def _close_exit_fd(self) -> None:
+        if self.exit_fd >= 0:
+            os.close(self.exit_fd)
+            self.exit_fd = -1
 
     def signal_kill(self) -> None:
         """Close the pipes and SIGKILL the program, without waiting for it to die."""
@@ -208,6 +230,7 @@ class Child:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
         self.alive = False
+        self._close_exit_fd()
         self.worker.sweep()
 
     def kill(self) -> None:
@@ -377,6 +400,14 @@ class Worker:
         _empty_dir(self.root)
         with contextlib.suppress(OSError):
             os.rmdir(self.root)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for our child `pid` (it cannot be reaped before we wait, so the pid is still ours), or -1."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
 
 
 def _children_of(pid: int) -> list[int]:

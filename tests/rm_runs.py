@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,9 +16,10 @@ from acecoder_jax.rm.config import RMConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Many RM tests compile the same train step (the resumed runs, the killed subprocess); a per-session persistent
+# Many RM tests compile the same train step (resumed runs, the killed subprocess); a per-session persistent
 # compilation cache lets each program compile once. Fresh directory per session: nothing stale is ever reused.
 _COMPILE_CACHE = tempfile.mkdtemp(prefix="rm_jax_cache_")
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 jax.config.update("jax_compilation_cache_dir", _COMPILE_CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _COMPILE_CACHE  # inherited by subprocess runs
@@ -45,11 +48,14 @@ def tiny_config(run_dir: Path, *overrides: str) -> RMConfig:
 
 
 @functools.cache
-def reference_run(mesh: tuple[int, int, int] = (8, 1, 1)) -> Path:
+def reference_run(mesh: tuple[int, int, int] = (8, 1, 1), micro_batch_size: int = 8) -> Path:
     """A finished SHORT run on `mesh`; returns its run_dir (do not modify it: copy first)."""
     from acecoder_jax.rm.trainer import train
 
-    run_dir = Path(tempfile.mkdtemp(prefix="rm_ref_")) / "run"
+    root = tempfile.mkdtemp(prefix="rm_ref_")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    run_dir = Path(root) / "run"
     data, fsdp, tensor = mesh
-    train(tiny_config(run_dir, f"mesh.data={data}", f"mesh.fsdp={fsdp}", f"mesh.tensor={tensor}"))
+    mesh_keys = (f"mesh.data={data}", f"mesh.fsdp={fsdp}", f"mesh.tensor={tensor}")
+    train(tiny_config(run_dir, *mesh_keys, f"train.micro_batch_size={micro_batch_size}"))
     return run_dir

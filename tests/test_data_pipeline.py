@@ -166,3 +166,17 @@ def test_tfds_array_record_dataset_reads_back_the_same_pairs(tmp_path, tokenizer
         j = by_source[where]
         for chosen in (True, False):
             np.testing.assert_array_equal(converted.sequence(j, chosen), direct.sequence(i, chosen))
+
+
+def test_tokenized_pairs_are_cached_with_their_bad_row_counts(tmp_path, tokenizer):
+    rows = make_pairs(5)
+    rows[1]["chosen"] = ""
+    path = _write_rows(tmp_path / "p.jsonl", rows)
+    first, report = load_pairs(path, tokenizer, 512, on_bad_row="skip", cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("pairs-*.npz"))) == 1
+    again, report_again = load_pairs(path, tokenizer, 512, on_bad_row="skip", cache_dir=tmp_path / "cache")
+    assert again.where == first.where and report_again.counts == report.counts == {"empty_field": 1}
+    for k in range(3):
+        np.testing.assert_array_equal(again.tokens[k], first.tokens[k])
+    load_pairs(path, tokenizer, 256, on_bad_row="skip", cache_dir=tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("pairs-*.npz"))) == 2  # other settings, other cache entry

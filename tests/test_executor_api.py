@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from executor import Executor, Job, Result
@@ -205,3 +207,36 @@ def test_outputs_match():
     assert outputs_match("0.30000000000000004\n", "0.3\n")
     assert not outputs_match("1 2\n", "1 3\n")
     assert not outputs_match("1\n2\n", "1\n")
+
+
+def test_worker_death_fails_only_the_running_job():
+    # One worker, so the second job waits in the worker's pipe behind the first (pipelining).
+    with Executor(workers=1, timeout_s=5.0) as ex:
+        worker = ex._handles[0].proc
+        slow = Job("slow", "import time\ndef f():\n    time.sleep(2)\n    return 1\n", ["assert f() == 1"])
+        quick = Job("quick", "def g():\n    return 2\n", ["assert g() == 2"])
+        killer = threading.Timer(0.5, worker.kill)
+        killer.start()
+        results = ex.run([slow, quick])
+        killer.join()
+        assert results[0].status == "crash" and "worker failed" in results[0].error
+        assert results[1].pass_rate == 1.0  # queued behind the failed job: sent again to the new worker
+        assert ex._handles[0].proc.pid != worker.pid
+        assert ex.run([quick])[0].pass_rate == 1.0
+
+
+def test_test_code_is_precompiled_on_the_trusted_side():
+    from executor.precompile import child_request
+
+    leaves = child_request(plan_test("assert add(1, 2) == 3").request)
+    assert [type(c).__name__ for c in leaves["leaves"]] == ["code"]
+    whole = child_request(plan_test("for i in range(2):\n    assert add(i, 0) == i\n").request)
+    assert type(whole["code"]).__name__ == "code"
+    # Test code that only fails at compile time reaches the child as source and is reported from there.
+    assert child_request({"op": "whole", "code": "return 5"})["code"] == "return 5"
+
+
+def test_test_code_that_does_not_compile_is_an_error(executor):
+    result = run_one(executor, ["def t():\n    pass\nreturn 5\n", "assert add(1, 1) == 2"])
+    assert result.tests[0].outcome == "error" and "SyntaxError" in result.tests[0].error
+    assert result.tests[1].outcome == "pass"

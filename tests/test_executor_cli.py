@@ -68,12 +68,12 @@ def test_resume_after_sigkill(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = read_rows(out)
-    assert 6 <= len(partial) < len(jobs)
+    assert 6 <= len(partial) < len(jobs), len(partial)
     # A kill mid-write leaves a torn last line: simulate the worst case on top of the real kill.
     with out.open("a") as handle:
         handle.write('{"id": "job-torn", "status": "o')
-    _, alive = psutil.wait_procs(descendants, timeout=10)
-    assert alive == []  # workers and their children die with the CLI
+    _, alive = psutil.wait_procs(descendants, timeout=30)
+    assert alive == [], alive  # workers and their children die with the CLI
 
     done = run_cli("--input", str(jobs_path), "--output", str(out), "--workers", "2")
     assert done.returncode == 0, done.stderr
@@ -81,7 +81,10 @@ def test_resume_after_sigkill(tmp_path):
     rows = read_rows(out)
     assert [row["id"] for row in rows] == [job["id"] for job in jobs]
     assert rows[: len(partial)] == partial  # rows already written are never rewritten
-    assert [row["pass_rate"] for row in rows] == [0.5 if i % 3 == 0 else 1.0 for i in range(len(jobs))]
+    rates = [row["pass_rate"] for row in rows]
+    assert rates == [0.5 if i % 3 == 0 else 1.0 for i in range(len(jobs))], [
+        r for r in rows if r["status"] != "ok"
+    ]
 
 
 @pytest.mark.parametrize(

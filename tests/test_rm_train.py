@@ -72,10 +72,11 @@ def test_tiny_model_learns_a_separable_preference_set(tmp_path):
 
 
 @pytest.mark.slow
-def test_mesh_layouts_give_the_same_losses():
-    reference = reference_run((8, 1, 1))
-    for mesh in ((2, 2, 2), (1, 4, 2)):
-        other = reference_run(mesh)
+def test_mesh_layouts_and_micro_batching_give_the_same_losses():
+    reference = reference_run((8, 1, 1))  # 2 accumulated micro-batches of 8 pairs
+    # (1, 4, 2) also takes the whole batch of 16 in one pass: accumulation must not change the update either.
+    for mesh, micro in (((2, 2, 2), 8), ((1, 4, 2), 16)):
+        other = reference_run(mesh, micro)
         for key in ("loss", "grad_norm", "margin"):
             # Only the order of fp32 reductions differs between layouts.
             np.testing.assert_allclose(
@@ -166,12 +167,19 @@ def test_a_hf_causal_lm_trains_as_a_reward_model_in_bf16_with_remat_keeping_fp32
 
     backbone = make_qwen2(tmp_path / "qwen2", tie=False)  # has an lm_head, which a reward model drops
     run_dir = tmp_path / "run"
-    summary = train(tiny_config(run_dir, f"model={backbone}", "dtype=bfloat16", "train.remat=true"))
+    overrides = (
+        f"model={backbone}",
+        "dtype=bfloat16",
+        "train.remat=true",
+        "train.steps=3",
+        "checkpoint.every=3",
+    )
+    summary = train(tiny_config(run_dir, *overrides))
     rows = read_metrics(run_dir / "metrics.jsonl")
-    assert summary["finished"] and len(rows) == 6
+    assert summary["finished"] and len(rows) == 3
     assert abs(rows[0]["loss"] - math.log(2)) < 0.05  # the v_head is fresh: both sides score alike
     assert all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in rows)
-    saved = ocp.StandardCheckpointer().metadata(run_dir / "checkpoints" / "6" / "state").item_metadata
+    saved = ocp.StandardCheckpointer().metadata(run_dir / "checkpoints" / "3" / "state").item_metadata
     dtypes = {str(leaf.dtype) for leaf in jax.tree.leaves(saved["params"])}
     assert dtypes == {"float32"}  # bf16 is the compute dtype only
     assert "lm_head" not in str(jax.tree_util.tree_structure(saved["params"]))

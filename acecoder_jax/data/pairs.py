@@ -88,17 +88,17 @@ class EncodedPairs:
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # one writer per process
         arrays = {f"tokens{k}": self.tokens[k] for k in range(3)}
         arrays |= {f"offsets{k}": self.offsets[k] for k in range(3)}
-        np.savez(tmp, where=np.array(self.where, dtype=object), **arrays)
+        np.savez(tmp, where=np.array(self.where, dtype=str), **arrays)  # no pickled objects
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> EncodedPairs:
         """Read an .npz cache written by `save`."""
-        with np.load(path, allow_pickle=True) as data:
+        with np.load(path) as data:
             return cls(
                 tuple(data[f"tokens{k}"] for k in range(3)),
                 tuple(data[f"offsets{k}"] for k in range(3)),
-                list(data["where"]),
+                [str(w) for w in data["where"]],
             )
 
 

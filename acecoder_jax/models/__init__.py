@@ -5,7 +5,7 @@ Public interface (other packages import only these names):
     Cache, init_cache, count_params, flops_per_token, param_logical_axes, param_shardings.
 """
 
-from acecoder_jax.models.config import PRESETS, ModelConfig, UnsupportedArchitectureError
+from acecoder_jax.models.config import PRESETS, ModelConfig, UnsupportedArchitectureError, load_model_config
 from acecoder_jax.models.hf_checkpoint import checkpoint_kind, detect_layout, from_pretrained, save_pretrained
 from acecoder_jax.models.init import abstract_model, init_model
 from acecoder_jax.models.kv_cache import Cache, init_cache
@@ -40,6 +40,7 @@ __all__ = [
     "init_cache",
     "init_model",
     "last_token_index",
+    "load_model_config",
     "param_logical_axes",
     "param_partition_spec",
     "param_shardings",

@@ -12,6 +12,7 @@ import dataclasses
 import glob
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,8 +180,7 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     progress = ProgressLine(total_steps, start, enabled=cfg.log.progress and lead)
     from acecoder_jax.models import flops_per_token
 
-    # The reward model has no lm_head: take its matmul out of the causal-LM count (6 FLOPs per weight
-    # trained).
+    # The reward model has no lm_head: take that matmul (6 FLOPs per weight and token) out of the LM count.
     head_flops = 6 * model_config.hidden_size * model_config.vocab_size
 
     def evaluate(step: int) -> dict[str, Any] | None:
@@ -213,7 +213,8 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     def on_signal(signum: int, _frame: Any) -> None:
         stop["signal"] = signum  # finish the current step, checkpoint, exit
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
+    previous = signal.signal(signal.SIGTERM, on_signal) if in_main_thread else None
     iterator = iter(
         train_batches(
             data.train,
@@ -267,7 +268,8 @@ def train(cfg: RMConfig) -> dict[str, Any]:
                 last_eval = evaluate(step)
                 checkpointer.save(step, state, iterator.get_state(), meta, force=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         checkpointer.close()
         progress.close()
         if lead:

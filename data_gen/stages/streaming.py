@@ -86,6 +86,8 @@ def run_stage(
 
     `process` gets a batch of (where, row) and returns, per input, a list of (OK|REJECTED, row) outcomes.
     """
+    if not Path(input_path).is_file():
+        raise FileNotFoundError(f"{input_path}: no such file")  # before any output file is created
     stats = StageStats(name)
     start = time.perf_counter()
     output_path = Path(output_path)

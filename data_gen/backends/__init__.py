@@ -1,0 +1,1 @@
+"""Generation backends behind one interface: openai (HTTP), vllm (GPU nodes), transformers, replay."""
