@@ -48,7 +48,7 @@ def export_run(
     from acecoder_jax.models import abstract_model, param_shardings, save_pretrained
     from acecoder_jax.rm.config import RMConfig
     from acecoder_jax.rm.model_setup import model_config_for, tokenizer_dir_for
-    from acecoder_jax.sharding import MeshConfig, make_mesh
+    from acecoder_jax.sharding import MeshConfig, ShardingError, make_mesh
     from acecoder_jax.train.checkpoint import RunCheckpointer
 
     config_file = run_dir / "config.yaml"
@@ -63,9 +63,13 @@ def export_run(
     if step not in steps:
         raise ValueError(f"{run_dir}: no checkpoint at step {step}; have {sorted(steps)}")
     model_config = model_config_for(cfg.model, dtype="float32", remat=False)
-    mesh = make_mesh(MeshConfig(data=1, fsdp=-1, tensor=1))  # whatever devices this machine has
     graphdef, abstract_params = nnx.split(abstract_model(model_config, "reward"))
-    shardings = param_shardings(abstract_params, mesh)
+    try:  # spread the parameters over every local device ...
+        mesh = make_mesh(MeshConfig(data=1, fsdp=-1, tensor=1))
+        shardings = param_shardings(abstract_params, mesh)
+    except ShardingError:  # ... unless their shapes do not split that many ways
+        mesh = make_mesh(MeshConfig(data=1, fsdp=1, tensor=1), devices=jax.devices()[:1])
+        shardings = param_shardings(abstract_params, mesh)
     target = jax.tree.map(
         lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_params, shardings
     )

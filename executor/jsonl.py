@@ -108,7 +108,7 @@ class ResumableJsonlWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row and flush it to the OS so a kill loses at most the row being written."""
-        self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._handle.write(to_json_line(row))
         self._handle.flush()
         if self.fsync:
             os.fsync(self._handle.fileno())
@@ -131,6 +131,17 @@ class ResumableJsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def to_json_line(row: dict[str, Any]) -> str:
+    """One JSONL line; UTF-8 text stays readable, but a lone surrogate (e.g. from an untrusted program's
+    error message) is written escaped, since it has no UTF-8 encoding and would otherwise kill the writer."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row, ensure_ascii=True)
+    return line + "\n"
 
 
 def _hashable(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import re
 from typing import Any
 
 from executor.equality import _floats_close, values_equal
@@ -16,6 +17,8 @@ from executor.plan import SAFE_FUNCS, SAFE_NAMES, TestPlan
 
 MAX_ITEMS = 10_000_000
 MAX_POW_BITS = 1_000_000
+MAX_FORMAT_WIDTH = 100_000
+_DIGITS = re.compile(r"\d+")
 
 
 class LeafFailed(Exception):
@@ -47,8 +50,21 @@ def _pow(a: Any, b: Any) -> Any:
     return a**b
 
 
-def judge_split(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None, str]:
-    """(outcome, error, mode) for a split test given the child's leaf values."""
+def _mod(a: Any, b: Any) -> Any:
+    # str/bytes % args is formatting: a program-returned "%0400000000d" would allocate 400 MB here.
+    if isinstance(a, str | bytes):
+        text = a.decode("latin-1") if isinstance(a, bytes) else a
+        widths = _DIGITS.findall(text) if len(text) <= MAX_FORMAT_WIDTH else ["0" * 7]
+        if "*" in text or any(len(n) > 6 or int(n) > MAX_FORMAT_WIDTH for n in widths):
+            raise ValueError("test expression too large to evaluate")
+    return a % b
+
+
+def judge_split(
+    plan: TestPlan, reply: dict[str, Any], pure: dict[str, tuple] | None = None
+) -> tuple[str, str | None, str]:
+    """(outcome, error, mode) for a split test given the child's leaf values and the program-free ones."""
+    pure = pure or {}
     values = reply.get("values", [])
     failed = reply.get("failed")
     groups = reply.get("groups", {})
@@ -62,6 +78,8 @@ def judge_split(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None,
         if failed is not None and index >= failed:
             note = "" if index == failed else " (an earlier expression of this test raised)"
             raise LeafFailed(failed_outcome, str(reply.get("error", "expression raised")) + note)
+        if index in plan.pure:
+            return _pure_value(pure.get(plan.leaf_sources[index]))
         tag, value = values[index]
         if tag != "v":
             raise LeafFailed(
@@ -93,6 +111,7 @@ def judge_split(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None,
         _same=_same,
         _mul=_mul,
         _pow=_pow,
+        _mod=_mod,
         _all=all_,
     )
     try:
@@ -105,9 +124,21 @@ def judge_split(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None,
         return "error", f"{type(err).__name__}: {err}", mode[0]
     if passed:
         return "pass", None, mode[0]
-    sources = plan.request["leaves"]
-    got = "; ".join(f"{sources[i][:80]} returned {_short(values[i][1])}" for i in dict.fromkeys(accessed))
+    sources = plan.leaf_sources or plan.request["leaves"]
+    shown = [i for i in dict.fromkeys(accessed) if i not in plan.pure]
+    got = "; ".join(f"{sources[i][:80]} returned {_short(values[i][1])}" for i in shown)
     return "fail", "assertion failed" + (f": {got}" if got else ""), mode[0]
+
+
+def _pure_value(entry: tuple | None) -> Any:
+    """The value of a program-free leaf (computed without the program), or the reason it has none."""
+    if entry is None:
+        raise LeafFailed("error", "expected value was not evaluated")
+    if entry[0] == "e":
+        raise LeafFailed(entry[1], f"the test's expected side raised: {entry[2]}")
+    if entry[0] != "v":
+        raise LeafFailed("error", f"the test's expected side is not plain data ({entry[1]})")
+    return entry[1]
 
 
 def _short(value: Any) -> str:
@@ -142,9 +173,16 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _numbers_close(a: str, b: str) -> bool:
+def _numbers_close(got: str, want: str) -> bool:
+    """Tolerance only when the trusted expected token is a float (an int answer must match exactly)."""
+    if not _looks_float(want):
+        return False
     try:
-        x, y = float(a), float(b)
+        x, y = float(got), float(want)
     except ValueError:
         return False
-    return "." in a + b and _floats_close(x, y)
+    return _floats_close(x, y)
+
+
+def _looks_float(token: str) -> bool:
+    return any(c in token for c in ".eE") or token.lower().lstrip("+-") in ("inf", "infinity", "nan")

@@ -13,6 +13,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.purity import PLACEHOLDER, is_program_free
+
 SAFE_FUNCS = frozenset(
     [
         "abs",
@@ -60,6 +62,8 @@ class TestPlan:
     expected_output: str | None = None  # stdio
     error: str | None = None  # invalid
     child_judged: bool = False  # split, but some leaf computes a verdict in the child (e.g. all(... == ...))
+    leaf_sources: list[str] = field(default_factory=list)  # split: every leaf's source, by index
+    pure: frozenset[int] = frozenset()  # split: leaves that never name the program (evaluated without it)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -208,9 +212,15 @@ def _split(asserts: list[ast.Assert]) -> TestPlan:
         glue = compile(glue_tree, "<trusted glue>", "eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         return TestPlan("invalid", error=f"test cannot be planned: {err}")
-    request = {"op": "leaves", "leaves": extractor.leaves, "groups": extractor.groups}
-    judged = any(_has_verdict(ast.parse(leaf, mode="eval")) for leaf in extractor.leaves)
-    return TestPlan("split", request=request, glue=glue, child_judged=judged)
+    pure = frozenset(extractor.pure)
+    # The program's child gets a placeholder for each program-free leaf: its value (an expected value, e.g.
+    # "a b".split()) is computed by a child that never loaded the program (see pure.py).
+    leaves = [PLACEHOLDER if i in pure else leaf for i, leaf in enumerate(extractor.leaves)]
+    request = {"op": "leaves", "leaves": leaves, "groups": extractor.groups}
+    judged = any(_has_verdict(ast.parse(leaf, mode="eval")) for leaf in leaves)
+    return TestPlan(
+        "split", request=request, glue=glue, child_judged=judged, leaf_sources=extractor.leaves, pure=pure
+    )
 
 
 def _has_verdict(tree: ast.AST) -> bool:
@@ -248,8 +258,11 @@ class _LeafExtractor(ast.NodeTransformer):
     def __init__(self) -> None:
         self.leaves: list[str] = []
         self.groups: list[tuple[str, list[int]]] = []
+        self.pure: set[int] = set()
 
     def leaf(self, node: ast.expr) -> ast.expr:
+        if is_program_free(node):
+            self.pure.add(len(self.leaves))
         self.leaves.append(ast.unparse(node))
         return _call("_leaf", ast.Constant(len(self.leaves) - 1))
 
@@ -302,8 +315,8 @@ class _LeafExtractor(ast.NodeTransformer):
             new = _call("_eq", new.left, new.comparators[0])
         elif len(node.ops) == 1 and isinstance(node.ops[0], ast.NotEq):
             new = ast.UnaryOp(op=ast.Not(), operand=_call("_same", new.left, new.comparators[0]))
-        if not all_leaves:
-            return new
+        if not all_leaves or any(i in self.pure for i in range(first, len(self.leaves))):
+            return new  # a program-free operand is an expected value: it must never be judged in the child
         # Every operand is a program value: if one is not plain data the child judges (Python semantics).
         indices = list(range(first, len(self.leaves)))
         placeholders = ast.Compare(
@@ -326,7 +339,7 @@ class _LeafExtractor(ast.NodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         new = self.generic_visit(node)
         # Size-guarded arithmetic: test literals like [0] * 10**9 must not exhaust the trusted process.
-        guarded = {ast.Mult: "_mul", ast.Pow: "_pow"}.get(type(node.op))
+        guarded = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod"}.get(type(node.op))
         if guarded:
             return _call(guarded, new.left, new.right)
         return new

@@ -25,6 +25,7 @@ from executor.judge import judge_split, outputs_match
 from executor.paths import read_roots
 from executor.plan import TestPlan, plan_test
 from executor.precompile import child_request
+from executor.pure import PureValues
 from executor.worker import encode_message, recv_message, send_message, write_all
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,6 +148,10 @@ class Executor:
         self._tasks: queue.Queue = queue.Queue()
         self._map_lock = threading.Lock()
         self._closed = False
+        # Program-free leaves (expected values such as "a b".split()) run in a worker of their own.
+        self._pure = PureValues(
+            lambda: WorkerHandle(self.memory_mb, self.drop_privileges), self.timeout_s, self.load_timeout_s
+        )
 
     # ---- lifecycle ----
 
@@ -184,6 +189,7 @@ class Executor:
             thread.join()
         for handle in self._handles:
             handle.close()
+        self._pure.close()
 
     def features(self) -> dict[str, Any]:
         """The worker-level sandbox features active on this machine."""
@@ -198,7 +204,8 @@ class Executor:
     def idle_children(self) -> list[int]:
         """Pids of the pre-forked, confined children waiting for the next job (they never ran a program)."""
         with self._map_lock:
-            replies = [handle.call({"op": "spare"}, 30.0) for handle in self._handles]
+            handles = [*self._handles, *self._pure.handles()]
+            replies = [handle.call({"op": "spare"}, 30.0) for handle in handles]
         return [pid for reply in replies for pid in reply["pids"]]
 
     # ---- running jobs ----
@@ -268,7 +275,8 @@ class Executor:
         """Receive and deliver the oldest in-flight job's result; after a worker death, resend the others."""
         (number, job, done, cond, _), plans, _, budget = inflight.popleft()
         try:
-            result = finalize(job, plans, self._handles[index].receive(budget))
+            reply = self._handles[index].receive(budget)
+            result = finalize(job, plans, reply, self._pure.lookup(plans))
         except WorkerDied as err:
             self._restart(index)
             result = _failed_result(job, plans, "crash", f"executor worker failed: {err}")
@@ -292,6 +300,7 @@ class Executor:
 
     def _prepare(self, job: Job) -> tuple[list[TestPlan], bytes, float]:
         plans = [plan_test(t, self.split_asserts) for t in job.tests]
+        self._pure.lookup(plans)  # evaluate (and cache) expected values while the worker is busy
         runnable = [p for p in plans if p.mode != "invalid"]
         message = {
             "op": "job",
@@ -336,8 +345,10 @@ def _failed_result(job: Job, plans: list[TestPlan], status: str, error: str) -> 
     return Result(job.id, status, 0.0, tests, error=error)
 
 
-def finalize(job: Job, plans: list[TestPlan], reply: dict[str, Any]) -> Result:
-    """Judge the worker's raw per-test replies against the plans (trusted side)."""
+def finalize(
+    job: Job, plans: list[TestPlan], reply: dict[str, Any], pure: dict[str, tuple] | None = None
+) -> Result:
+    """Judge the worker's raw per-test replies against the plans (trusted side); `pure`: see pure.py."""
     if reply["status"] != "ok":
         return _failed_result(job, plans, reply["status"], str(reply["load_error"]))
     entries = iter(reply["tests"])
@@ -350,16 +361,18 @@ def finalize(job: Job, plans: list[TestPlan], reply: dict[str, Any]) -> Result:
         if "reply" not in entry:
             tests.append(TestResult(entry["outcome"], entry["error"], entry["seconds"], plan.mode))
             continue
-        outcome, error, mode = judge_reply(plan, entry["reply"])
+        outcome, error, mode = judge_reply(plan, entry["reply"], pure)
         tests.append(TestResult(outcome, error, entry["seconds"], mode))
     passed = sum(t.outcome == "pass" for t in tests)
     return Result(job.id, "ok", passed / len(tests) if tests else 0.0, tests)
 
 
-def judge_reply(plan: TestPlan, reply: dict[str, Any]) -> tuple[str, str | None, str]:
+def judge_reply(
+    plan: TestPlan, reply: dict[str, Any], pure: dict[str, tuple] | None = None
+) -> tuple[str, str | None, str]:
     """(outcome, error, mode) for one test from the child's reply."""
     if plan.mode == "split" and "values" in reply:
-        return judge_split(plan, reply)
+        return judge_split(plan, reply, pure)
     if "kind" in reply or "error" in reply:
         error = str(reply.get("error", "error"))
         if reply.get("kind") == "memory":

@@ -22,6 +22,7 @@ from typing import Any
 
 from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
+from executor.phases import restore, whole_last
 from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
 from executor.wire import (
     HEADER,
@@ -314,14 +315,15 @@ class Worker:
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Load the program in a child, run every test under its own deadline, reload after a failure."""
         timeout, load_timeout = job["timeout_s"], job["load_timeout_s"]
-        tests = job["tests"]
+        order, boundary = whole_last(job["tests"])  # whole tests (expected values inside) go last
+        tests = [job["tests"][i] for i in order]
         out: list[dict[str, Any]] = []
         status, load_error = "ok", None
         child = self.take_child()
         try:
             while True:
-                # One batch: load, then the remaining tests; each reply is timed from the previous one.
-                todo = tests[len(out) :]
+                # One batch: load, then the remaining tests of this phase; each reply timed from the previous.
+                todo = tests[len(out) : boundary] if len(out) < boundary else tests[len(out) :]
                 nonces = [new_nonce() for _ in range(len(todo) + 1)]
                 cpu = math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1
                 batch = {"op": "run", "program": job["program"], "run": not job["stdio"], "tests": todo}
@@ -332,10 +334,14 @@ class Worker:
                         status, load_error = problem
                     else:
                         error = f"reload failed: {problem[1]}"
-                        out.extend({"outcome": "skipped", "error": error, "seconds": 0.0} for _ in todo)
+                        rest = tests[len(out) :]
+                        out.extend({"outcome": "skipped", "error": error, "seconds": 0.0} for _ in rest)
                     break
-                if self._run_tests(child, nonces[1:], timeout, out) or len(out) == len(tests):
+                finished = self._run_tests(child, nonces[1:], timeout, out)
+                if len(out) == len(tests):
                     break
+                if finished:
+                    child.kill()  # split phase done: whole tests get a child that never saw the split tests
                 child = Child(self)  # a fresh process for the remaining tests
         except ChildGone as gone:
             if not out:
@@ -345,6 +351,8 @@ class Worker:
                 out.extend({"outcome": gone.outcome, "error": gone.error, "seconds": 0.0} for _ in rest)
         # Everything the program started is dead and reaped before its result leaves this process.
         child.kill()
+        if status == "ok":
+            out = restore(order, out)
         return {"status": status, "load_error": load_error, "tests": out}
 
     @staticmethod
@@ -443,9 +451,9 @@ def _empty_dir(path: str) -> None:
     """Delete everything inside `path` without following symlinks or crossing into other mounts."""
     try:
         entries = list(os.scandir(path))
-    except OSError:
+        device = os.lstat(path).st_dev
+    except OSError:  # e.g. a stale box that another starting worker removed first
         return
-    device = os.lstat(path).st_dev
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_dev == device:
@@ -498,6 +506,7 @@ def main() -> None:
             op = message.get("op")
             if op == "job":
                 send_message(out_fd, worker.run_job(message))
+                message = None  # the spare is forked next: it must not find this job in our frame
                 worker.prepare_spare()
             elif op == "spare":
                 send_message(out_fd, {"pids": worker.spare_pids()})

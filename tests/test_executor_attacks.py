@@ -30,7 +30,7 @@ def sandbox_processes(idle: frozenset[int] = frozenset()) -> list[psutil.Process
         uids = proc.info["uids"]
         if uids and low <= uids.real < low + 256 and proc.pid not in idle:
             found[proc.pid] = proc
-    workers = {h.proc.pid for ex in _live for h in ex._handles}
+    workers = {h.proc.pid for ex in _live for h in [*ex._handles, *ex._pure.handles()]}
     for proc in psutil.Process().children(recursive=True):
         if proc.pid not in idle and proc.pid not in workers:
             found[proc.pid] = proc

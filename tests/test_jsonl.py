@@ -47,3 +47,14 @@ def test_writer_on_file_without_trailing_newline_only_drops_partial(tmp_path):
     writer = ResumableJsonlWriter(path)
     assert writer.done == {1}
     writer.close()
+
+
+def test_writer_survives_lone_surrogates(tmp_path):
+    # An untrusted program can put a lone surrogate into an error message; writing must not crash or tear.
+    path = tmp_path / "out.jsonl"
+    with ResumableJsonlWriter(path) as writer:
+        writer.write({"id": "a", "error": "bad " + chr(0xD800)})
+        writer.write({"id": "b", "text": "héllo 世界"})
+    assert "世界" in path.read_text(encoding="utf-8")  # ordinary text is not escaped
+    rows = [row for _, row in iter_jsonl(path)]
+    assert rows[0]["error"] == "bad " + chr(0xD800) and rows[1]["text"] == "héllo 世界"

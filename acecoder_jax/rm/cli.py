@@ -34,12 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     maybe_initialize()  # multi-host jobs (scripts/launch/) join before jax is used
     from acecoder_jax.data.pairs import PairDataError
     from acecoder_jax.rm.trainer import RMConfigError, train
+    from acecoder_jax.sharding import ShardingError
     from acecoder_jax.train.checkpoint import CheckpointMismatchError
 
     try:
         summary = train(cfg)
     except (PairDataError, CheckpointMismatchError, RMConfigError, FileNotFoundError) as err:
         print(f"acecoder train-rm: {err}", file=sys.stderr)
+        return 1
+    except ShardingError as err:
+        hint = "XLA_FLAGS=--xla_force_host_platform_device_count=8 gives 8 virtual CPU devices"
+        print(
+            f"acecoder train-rm: {err}; set mesh.data/fsdp/tensor to fit the devices ({hint})",
+            file=sys.stderr,
+        )
         return 1
     print(
         json.dumps(

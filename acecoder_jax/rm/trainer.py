@@ -65,6 +65,8 @@ class RunData:
 def train(cfg: RMConfig) -> dict[str, Any]:
     """Train (or resume) a reward model as configured; returns a summary of the run."""
     # ---------------------------------------------------------------- setup
+    if not cfg.data.train:
+        raise RMConfigError("data.train is not set: give a JSONL/parquet file of AceCodePair rows")
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lead = jax.process_index() == 0
@@ -298,8 +300,6 @@ def load_run_data(cfg: RMConfig, run_dir: Path) -> RunData:
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir_for(cfg.model, cfg.data.tokenizer)))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if not cfg.data.train:
-        raise RMConfigError("data.train is not set: give a JSONL/parquet file of AceCodePair rows")
     common = dict(
         max_length=cfg.data.max_length,
         truncation=cfg.data.truncation,

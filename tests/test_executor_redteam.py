@@ -1,0 +1,195 @@
+"""Regression tests for the red team's confirmed attacks (see /work/redteam and docs/executor.md).
+
+Each test is the reproducer's attack in miniature: it fails on the code the red team attacked and passes once
+the class is closed. Kept fast and bounded (no timed assertions, small inputs).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from executor import Executor, Job
+from executor.equality import values_equal
+from executor.judge import _mod, outputs_match
+from executor.plan import plan_test
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=2, timeout_s=2.0, memory_mb=512, load_timeout_s=3.0) as ex:
+        yield ex
+
+
+def run_one(executor: Executor, program: str, tests: list) -> dict:
+    """Run one job (between two honest ones, which must still pass) and return its result as a dict."""
+    honest = "def f(x):\n    return x + 1\n"
+    jobs = [Job("h0", honest, ["assert f(0) == 1"]), Job("job", textwrap.dedent(program), tests)]
+    jobs.append(Job("h1", honest, ["assert f(1) == 2"]))
+    results = {r.id: r for r in executor.run(jobs)}
+    assert results["h0"].pass_rate == 1.0 and results["h1"].pass_rate == 1.0
+    return results["job"].to_dict()
+
+
+# ---- #1: a program-free expected side is never evaluated beside the program ----
+
+FRAME_WALKER = r"""
+import sys
+def _expected():
+    frame = sys._getframe(2)
+    while frame is not None and "request" not in frame.f_locals:
+        frame = frame.f_back
+    if frame is None:
+        return None
+    local = frame.f_locals
+    for i, leaf in enumerate(local["request"]["leaves"]):
+        mine = ("solve(" in leaf) if isinstance(leaf, str) else ("solve" in leaf.co_names)
+        if i != local["index"] and not mine:
+            return eval(leaf, local["self"].namespace)
+    return None
+
+def solve(*args):
+    return _expected()
+"""
+PURE_TESTS = [
+    'assert solve("a b  c") == "a b  c".split()',
+    'assert solve("Hello") == "hello".upper()',
+    "assert solve(3) == [chr(65 + i) for i in range(3)]",
+    "assert solve(10, 3) == divmod(10, 3)",
+    "assert solve([3, 1, 2]) == [x * x for x in [3, 1, 2]]",
+    'assert solve("x") == "-".join(["a", "b"])',
+]
+HONEST_SOLVE = """
+def solve(*a):
+    table = {("a b  c",): ["a", "b", "c"], ("Hello",): "HELLO", (3,): ["A", "B", "C"], (10, 3): (3, 1)}
+    if a == ([3, 1, 2],):
+        return [9, 1, 4]
+    return table.get(a, "a-b")
+"""
+
+
+def test_program_free_expected_side_is_not_evaluated_beside_the_program(executor):
+    forged = run_one(executor, FRAME_WALKER, PURE_TESTS)
+    assert forged["pass_rate"] == 0.0, forged
+    assert {t["mode"] for t in forged["tests"]} == {"split"}
+    honest = run_one(executor, HONEST_SOLVE, PURE_TESTS)
+    assert honest["pass_rate"] == 1.0, honest
+
+
+def test_plan_keeps_program_free_leaves_out_of_the_child_request():
+    plan = plan_test('assert solve("a b") == "a b".split()')
+    assert plan.pure == {1}
+    assert plan.request["leaves"] == ["solve('a b')", "None"]
+    assert plan.request["groups"] == []  # never judged in the child either
+    assert plan_test("assert solve(1) == helper(2)").pure == frozenset()  # names the program: not pure
+
+
+# ---- #2: float tolerance only when the expected value is a float ----
+
+FLOAT_CHEAT = """
+def count(n):
+    return float(n * 10 + 9)
+def answer(xs):
+    return [float(x + 3) for x in xs]
+import sys
+if __name__ == "__main__":
+    n = int(sys.stdin.read())
+    print(f"{n * 10 + 9}.0")
+"""
+
+
+def test_no_float_tolerance_for_int_expected_values(executor):
+    tests = [
+        "assert count(10**8) == 1000000000",
+        "assert answer([10**8, 5*10**7]) == [100000000, 50000000]",
+        "def check(candidate):\n    for n in [10**8]:\n        assert candidate(n) == n * 10\ncheck(count)\n",
+    ]
+    assert run_one(executor, FLOAT_CHEAT, tests)["pass_rate"] == 0.0
+    stdio = run_one(executor, FLOAT_CHEAT, [{"input": "100000000", "output": "1000000000"}])
+    assert stdio["pass_rate"] == 0.0
+
+
+def test_float_tolerance_rules():
+    assert not values_equal(1000000009.0, 1000000000)
+    assert not values_equal([100000003.0], [100000000])
+    assert values_equal(0.1 + 0.2, 0.3) and values_equal(3, 3.0) and values_equal([2.0000000001], [2.0])
+    assert not outputs_match("1000000009.0", "1000000000")
+    assert outputs_match("0.30000000000000004", "0.3") and outputs_match("3", "3.0000000001")
+    assert outputs_match("1e-9", "0.000000001") and not outputs_match("3.0000001", "3")
+
+
+# ---- #3 (red-team #7): whole-test code never reaches the child answering split tests ----
+
+HARVESTER = r"""
+import sys
+_frame = sys._getframe()
+while _frame is not None and "nonces" not in _frame.f_locals:
+    _frame = _frame.f_back
+_TABLE = {}
+class _Call:
+    def __init__(self, args):
+        self.args = args
+def _harvest(code):
+    def eq(left, right):
+        if isinstance(left, _Call):
+            _TABLE[repr(left.args)] = right
+        return True
+    ns = {"__builtins__": __builtins__, "sort_desc": lambda *a: _Call(a), "_acx_eq": eq,
+          "_acx_in": lambda a, b: True, "_acx_truth": lambda v: True}
+    try:
+        exec(compile(code, "<t>", "exec") if isinstance(code, str) else code, ns)
+    except Exception:
+        pass
+if _frame is not None:
+    for _t in _frame.f_locals["request"]["tests"]:
+        if _t.get("op") == "whole":
+            _harvest(_t["code"])
+def sort_desc(*args):
+    return _TABLE.get(repr(args))
+"""
+
+
+def test_whole_test_code_never_reaches_the_split_child(executor):
+    whole = "for _ in range(1):\n    pass\nassert sort_desc([3, 1, 2]) == [3, 2, 1]\nassert sort_desc([5, 9]) == [9, 5]"
+    tests = ["assert sort_desc([3, 1, 2]) == [3, 2, 1]", whole, "assert sort_desc([5, 9]) == [9, 5]"]
+    result = run_one(executor, HARVESTER, tests)
+    assert [t["mode"] for t in result["tests"]] == ["split", "whole", "split"]
+    assert result["tests"][0]["outcome"] != "pass" and result["tests"][2]["outcome"] != "pass", result
+    honest = run_one(executor, "def sort_desc(xs):\n    return sorted(xs, reverse=True)\n", tests)
+    assert [t["outcome"] for t in honest["tests"]] == ["pass", "pass", "pass"], honest
+
+
+# ---- #4 (red-team #15): the pre-forked child of the next job never holds the previous job ----
+
+STEALER = r"""
+import sys
+_frame = sys._getframe()
+while _frame is not None and not (_frame.f_code.co_name == "main" and "message" in _frame.f_locals):
+    _frame = _frame.f_back
+PREVIOUS = _frame.f_locals["message"] if _frame is not None else None
+if PREVIOUS and "add_digits" in PREVIOUS.get("program", ""):
+    exec(PREVIOUS["program"])
+else:
+    def add_digits(n):
+        return 0
+"""
+
+
+def test_spare_child_never_holds_the_previous_job():
+    good = "def add_digits(n):\n    return sum(int(c) for c in str(n))\n"
+    tests = ["assert add_digits(12345) == 15", "assert add_digits(909) == 18"]
+    with Executor(workers=1, timeout_s=2.0, memory_mb=512) as ex:
+        assert ex.run([Job("good", good, tests)])[0].pass_rate == 1.0
+        assert ex.run([Job("thief", STEALER, tests)])[0].pass_rate == 0.0
+
+
+# ---- red-team #6: `%` in the trusted glue cannot allocate without bound ----
+
+
+def test_percent_formatting_in_glue_is_size_guarded(executor):
+    result = run_one(executor, 'def double(x):\n    return "%0400000000d"\n', ["assert double(21) % 2 == 0"])
+    assert result["tests"][0]["outcome"] == "error" and "too large" in result["tests"][0]["error"]
+    assert _mod("%05d", 3) == "00003" and _mod(7, 3) == 1
+    with pytest.raises(ValueError):
+        _mod("%*d", (10**9, 1))
