@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import itertools
 import os
 import queue
 import select
@@ -26,12 +25,12 @@ from executor.paths import read_roots
 from executor.plan import TestPlan, plan_test
 from executor.precompile import child_request
 from executor.pure import PureValues
+from executor.uids import SLOTS_IN_USE
 from executor.worker import encode_message, recv_message, send_message, write_all
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from executor.worker import main; main()"
 _UID_BASE = 1 << 30  # children run as unused uids: (1<<30) + (pool pid << 8) + slot; never a real account
-_slots = itertools.count()
 PIPELINE = 2  # jobs queued in each worker's pipe: it never idles waiting for this process to wake up
 PIPE_ROOM = 60 << 10  # below the 64 KiB a Linux pipe holds
 
@@ -39,9 +38,6 @@ PIPE_ROOM = 60 << 10  # below the 64 KiB a Linux pipe holds
 @functools.lru_cache(maxsize=1)
 def _read_roots() -> list[str]:
     return read_roots()
-
-
-_slots_lock = threading.Lock()
 
 
 class WorkerDied(Exception):
@@ -52,9 +48,8 @@ class WorkerHandle:
     """One worker process and its pipes (pool side)."""
 
     def __init__(self, memory_mb: int, drop_privileges: bool = True) -> None:
-        with _slots_lock:
-            slot = next(_slots) % 256
-        self.uid = _UID_BASE + ((os.getpid() & 0x3FFFFF) << 8) + slot
+        self.slot = SLOTS_IN_USE.acquire()  # released once this worker is reaped (see uids.py)
+        self.uid = _UID_BASE + ((os.getpid() & 0x3FFFFF) << 8) + self.slot
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -122,6 +117,13 @@ class WorkerHandle:
             self.proc.wait()
         finally:
             self.proc.stdout.close()
+            self.reaped()
+
+    def reaped(self) -> None:
+        """The worker process has exited and been waited for: free its uid slot (once)."""
+        if self.proc.returncode is not None and self.slot is not None:
+            SLOTS_IN_USE.release(self.slot)
+            self.slot = None
 
 
 class Executor:
@@ -319,6 +321,7 @@ class Executor:
         old.proc.kill()
         old.proc.wait()
         old.proc.stdout.close()
+        old.reaped()
         self._handles[index] = WorkerHandle(self.memory_mb, self.drop_privileges)
 
 

@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 
+from executor import seccomp
 from executor.landlock import Ruleset
 
 PR_SET_PDEATHSIG = 1
@@ -23,6 +24,8 @@ CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
+UID_DROP_FAILED = 77  # a child's exit code when it could not drop to its uid (it runs nothing)
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
 CHANNEL_FDS = (3, 4)  # the child reads requests on 3 and writes replies on 4
 
@@ -183,23 +186,30 @@ def confine_child(
         # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
         # can name (and so signal) no process outside, and whose death takes all its descendants with it.
         active["pid_namespace"] = _enter_pid_namespace(spec.box_dir)
+        active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
+        # A private SysV IPC namespace per child: shm/sem/msg die with it (no cross-job channel, no leak).
+        active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
         active["uid_drop"] = False
         try:
             os.setgroups([])
             os.setresgid(spec.uid, spec.uid, spec.uid)
             os.setresuid(spec.uid, spec.uid, spec.uid)
             active["uid_drop"] = True
-            # Leftovers of an earlier program of this worker run under the same uid: sweep them now.
-            os.kill(-1, signal.SIGKILL)
         except OSError:
-            pass
+            os._exit(UID_DROP_FAILED)  # fail closed: never run a program as the worker's (root) uid
+        # Leftovers of an earlier program of this worker run under the same uid (never shared with a live
+        # worker, see pool.py): sweep them now (ESRCH when there are none).
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
     active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
     active["landlock"] = False
     if ruleset_fd >= 0:
         active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
         os.close(ruleset_fd)
     active["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
+    # Last: keyring, io_uring, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, new namespaces -> EPERM.
+    active["seccomp"] = seccomp.install(_libc)
     # The environment was already made minimal in the worker (setup_worker): nothing to copy-on-write here.
     active["netns"] = spec.worker_features.get("netns", False)
     return active
@@ -231,7 +241,7 @@ def _read_only_except_box(box: str) -> bool:
 def _enter_pid_namespace(box: str) -> bool:
     """unshare(user+pid+mount namespaces) and fork: the caller stays behind as a waiter, the child returns."""
     uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS) != 0:
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0:
         return False
     try:
         for name, text in (

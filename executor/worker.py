@@ -22,6 +22,7 @@ from typing import Any
 
 from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
+from executor.boxclean import empty_dir
 from executor.phases import restore, whole_last
 from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
 from executor.wire import (
@@ -448,21 +449,14 @@ def _remove_stale_boxes(tmp: str) -> None:
 
 
 def _empty_dir(path: str) -> None:
-    """Delete everything inside `path` without following symlinks or crossing into other mounts."""
-    try:
-        entries = list(os.scandir(path))
-        device = os.lstat(path).st_dev
-    except OSError:  # e.g. a stale box that another starting worker removed first
-        return
-    for entry in entries:
-        try:
-            if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_dev == device:
-                _empty_dir(entry.path)
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
+    """Delete everything inside `path` without following symlinks or crossing into other mounts.
+
+    fd-relative and iterative (boxclean.py): no PATH_MAX or recursion limit, and it never raises, so a
+    program's directory tree can neither survive into the next job nor kill this worker. Leftovers are
+    reported on stderr (never silently ignored)."""
+    left = empty_dir(path)
+    if left:
+        os.write(2, f"acecoder exec: could not empty {path}: {left} entries left\n".encode())
 
 
 def _decode_values(reply: dict[str, Any]) -> dict[str, Any]:

@@ -6,14 +6,17 @@ the class is closed. Kept fast and bounded (no timed assertions, small inputs).
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
 
 from executor import Executor, Job
+from executor.boxclean import empty_dir
 from executor.equality import values_equal
 from executor.judge import _mod, outputs_match
 from executor.plan import plan_test
+from executor.uids import SLOTS, UidSlots
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +154,8 @@ def sort_desc(*args):
 
 
 def test_whole_test_code_never_reaches_the_split_child(executor):
-    whole = "for _ in range(1):\n    pass\nassert sort_desc([3, 1, 2]) == [3, 2, 1]\nassert sort_desc([5, 9]) == [9, 5]"
+    whole = "for _ in range(1):\n    pass\nassert sort_desc([3, 1, 2]) == [3, 2, 1]\n"
+    whole += "assert sort_desc([5, 9]) == [9, 5]"
     tests = ["assert sort_desc([3, 1, 2]) == [3, 2, 1]", whole, "assert sort_desc([5, 9]) == [9, 5]"]
     result = run_one(executor, HARVESTER, tests)
     assert [t["mode"] for t in result["tests"]] == ["split", "whole", "split"]
@@ -193,3 +197,95 @@ def test_percent_formatting_in_glue_is_size_guarded(executor):
     assert _mod("%05d", 3) == "00003" and _mod(7, 3) == 1
     with pytest.raises(ValueError):
         _mod("%*d", (10**9, 1))
+
+
+# ---- red-team #8, #9, #11, #12 and near-misses: kernel channels around the sandbox ----
+
+CHANNELS = r"""
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def reached():
+    found = []
+    if libc.syscall(248, b"user", b"acx-redteam", b"x", 1, -4) >= 0:  # add_key into the user keyring
+        found.append("keyring")
+    for family in ("AF_UNIX", "AF_NETLINK", "AF_VSOCK"):
+        try:
+            socket.socket(getattr(socket, family), socket.SOCK_DGRAM if family == "AF_NETLINK" else 1).close()
+            found.append(family)
+        except OSError:
+            pass
+    if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
+        found.append("user_namespace")
+    if libc.syscall(425, 8, ctypes.create_string_buffer(120)) >= 0:
+        found.append("io_uring")
+    if libc.syscall(319, b"x", 0) >= 0:
+        found.append("memfd")
+    a, b = socket.socketpair()  # still allowed (no file-system name, no peer outside)
+    return found
+def shm_put():
+    return libc.shmget(0x5EED, 4096, 0o1666)
+def shm_get():
+    return libc.shmget(0x5EED, 0, 0o666)
+"""
+
+
+@pytest.mark.parametrize("drop", [True, False], ids=["own-uid", "pid-namespace"])
+def test_kernel_channels_are_closed(drop):
+    with Executor(workers=2, timeout_s=2.0, memory_mb=512, drop_privileges=drop) as ex:
+        first, second = ex.run(
+            [Job("a", CHANNELS, ["assert reached() == []", "assert shm_put() >= 0"]), Job("b", CHANNELS, [])]
+        )
+        assert [t.outcome for t in first.tests] == ["pass", "pass"], first.to_dict()
+        # a private IPC namespace per child: the segment job a created is gone for every later job
+        later = ex.run([Job("c", CHANNELS, ["assert shm_get() == -1"]) for _ in range(2)])
+        assert all(r.pass_rate == 1.0 for r in later), [r.to_dict() for r in later]
+        assert second.status == "ok"
+
+
+# ---- red-team #19: a uid is never shared by two live workers ----
+
+
+def test_uid_slots_are_not_reused_while_their_worker_lives():
+    slots = UidSlots()
+    taken = [slots.acquire() for _ in range(SLOTS)]
+    assert sorted(taken) == list(range(SLOTS))
+    with pytest.raises(RuntimeError):
+        slots.acquire()
+    slots.release(7)
+    assert slots.acquire() == 7
+
+
+# ---- red-team #17, #18: the box is emptied past PATH_MAX and deep trees never kill the worker ----
+
+DEEP_TREE = r"""
+import os
+def build(depth):
+    fd = os.open(".", os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d" * 200, dir_fd=fd)
+        deeper = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = deeper
+    os.close(os.open("left-behind", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    return depth
+def listing():
+    return sorted(os.listdir("."))
+"""
+
+
+def test_box_is_emptied_past_path_max_and_deep_trees(tmp_path):
+    with Executor(workers=1, timeout_s=5.0, memory_mb=512) as ex:
+        worker = ex._handles[0].proc.pid
+        built, after = ex.run(
+            [
+                Job("deep", DEEP_TREE, ["assert build(1300) == 1300"]),
+                Job("next", DEEP_TREE, ["assert listing() == []"]),
+            ]
+        )
+        assert built.pass_rate == 1.0, built.to_dict()
+        assert after.pass_rate == 1.0, after.to_dict()  # nothing of the previous job survived
+        assert ex._handles[0].proc.pid == worker  # the cleanup did not kill the worker
+    os.symlink("/etc", tmp_path / "link")
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_text("x")
+    assert empty_dir(str(tmp_path)) == 0 and os.listdir(tmp_path) == [] and os.path.isdir("/etc")

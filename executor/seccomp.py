@@ -1,0 +1,90 @@
+"""A seccomp-BPF filter for the confined child: syscalls that reach past every other layer return EPERM.
+
+Namespaces, uid drop and Landlock leave a few kernel channels open to an unprivileged process: the kernel
+keyring (shared across uids, survives the job), io_uring (a second syscall path), AF_UNIX pathname sockets
+(host services; Landlock does not cover connect), AF_NETLINK/AF_PACKET/AF_VSOCK sockets, memfd (memory that
+RLIMIT_AS does not count until mapped), and new namespaces (user namespaces widen the kernel's attack
+surface). x86-64 only: on other architectures (or a mismatched syscall ABI) nothing is installed / the call
+is killed. Installed last in confine_child, after no_new_privs, so no program code runs before it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import struct
+
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+AUDIT_ARCH_X86_64 = 0xC000003E
+RET_ALLOW, RET_KILL_PROCESS = 0x7FFF0000, 0x80000000
+RET_EPERM, RET_ENOSYS = 0x00050000 | 1, 0x00050000 | 38
+# x86-64 syscall numbers
+DENIED = {
+    "add_key": 248,
+    "request_key": 249,
+    "keyctl": 250,
+    "unshare": 272,
+    "perf_event_open": 298,
+    "setns": 308,
+    "memfd_create": 319,
+    "bpf": 321,
+    "userfaultfd": 323,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+}
+SYS_SOCKET, SYS_CLONE, SYS_CLONE3 = 41, 56, 435
+DENIED_FAMILIES = {"AF_UNIX": 1, "AF_NETLINK": 16, "AF_PACKET": 17, "AF_VSOCK": 40}
+CLONE_NEW_FLAGS = 0x7E020080  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
+_X32_BIT = 0x40000000
+
+# classic BPF opcodes
+_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+_NR, _ARCH, _ARG0 = 0, 4, 16  # offsets in struct seccomp_data (arg0's low 32 bits, little-endian)
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def _deny_if(value: int, ret: int = RET_EPERM) -> list[bytes]:
+    """if (A == value) return ret."""
+    return [_insn(_JEQ_K, value, 0, 1), _insn(_RET_K, ret)]
+
+
+def build_filter() -> bytes:
+    """The filter program (sock_filter array) as bytes."""
+    prog = [_insn(_LD_W_ABS, _ARCH), _insn(_JEQ_K, AUDIT_ARCH_X86_64, 1, 0), _insn(_RET_K, RET_KILL_PROCESS)]
+    prog += [_insn(_LD_W_ABS, _NR), _insn(_JGE_K, _X32_BIT, 0, 1), _insn(_RET_K, RET_KILL_PROCESS)]
+    for number in DENIED.values():
+        prog += _deny_if(number)
+    prog += _deny_if(SYS_CLONE3, RET_ENOSYS)  # flags live in memory BPF cannot read: libc falls back to clone
+    families: list[bytes] = [_insn(_LD_W_ABS, _ARG0)]
+    for family in DENIED_FAMILIES.values():
+        families += _deny_if(family)
+    families.append(_insn(_RET_K, RET_ALLOW))
+    prog += [_insn(_JEQ_K, SYS_SOCKET, 0, len(families)), *families]
+    clone = [_insn(_LD_W_ABS, _ARG0), _insn(_JSET_K, CLONE_NEW_FLAGS, 0, 1), _insn(_RET_K, RET_EPERM)]
+    clone.append(_insn(_RET_K, RET_ALLOW))
+    prog += [_insn(_JEQ_K, SYS_CLONE, 0, len(clone)), *clone]
+    prog.append(_insn(_RET_K, RET_ALLOW))
+    return b"".join(prog)
+
+
+class _FProg(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+def supported() -> bool:
+    """Whether this filter applies to the running machine (x86-64 Linux)."""
+    return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
+
+
+def install(libc: ctypes.CDLL) -> bool:
+    """Install the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN); True on success."""
+    if not supported():
+        return False
+    code = build_filter()
+    buffer = ctypes.create_string_buffer(code, len(code))
+    prog = _FProg(len(code) // 8, ctypes.addressof(buffer))
+    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
