@@ -24,6 +24,11 @@ def _io_args(parser: argparse.ArgumentParser, *, output_help: str = "output JSON
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _io(args: argparse.Namespace) -> dict[str, Any]:
+    """The stage keywords that the `_io_args` flags (other than input and output) set."""
+    return {"shard": parse_shard(args.shard), "progress": not args.no_progress}
+
+
 def _backend_args(parser: argparse.ArgumentParser, defaults: GenerationConfig) -> None:
     """Flags for a GenerationConfig, defaulting to the paper's settings of the stage."""
     p = "--"
@@ -150,14 +155,7 @@ def synth_tests(argv: list[str]) -> int:
         from data_gen.stages.synth_tests import SynthOptions, run_synth_tests
 
         options = SynthOptions(use_instruction=not args.no_instruction)
-        return run_synth_tests(
-            args.input,
-            args.output,
-            _generation(args),
-            options,
-            shard=parse_shard(args.shard),
-            progress=not args.no_progress,
-        )
+        return run_synth_tests(args.input, args.output, _generation(args), options, **_io(args))
 
     return _run("synth-tests", argv, build, body)
 
@@ -191,9 +189,8 @@ def filter_tests(argv: list[str]) -> int:
             options,
             _executor(args),
             generation,
-            shard=parse_shard(args.shard),
             batch_size=args.batch_size,
-            progress=not args.no_progress,
+            **_io(args),
         )
 
     return _run("filter-tests", argv, build, body)
@@ -215,14 +212,7 @@ def sample(argv: list[str]) -> int:
         from data_gen.stages.sample import SampleOptions, run_sample
 
         options = SampleOptions(args.prompt_tests, args.postprocess, args.model_name, args.keep_raw)
-        return run_sample(
-            args.input,
-            args.output,
-            _generation(args),
-            options,
-            shard=parse_shard(args.shard),
-            progress=not args.no_progress,
-        )
+        return run_sample(args.input, args.output, _generation(args), options, **_io(args))
 
     return _run("sample", argv, build, body)
 
@@ -243,14 +233,9 @@ def score(argv: list[str]) -> int:
     def body(args: argparse.Namespace) -> Any:
         from data_gen.stages.score import ScoreOptions, run_score
 
+        options = ScoreOptions(args.released_pass_rate)
         return run_score(
-            args.input,
-            args.output,
-            _executor(args),
-            ScoreOptions(args.released_pass_rate),
-            shard=parse_shard(args.shard),
-            batch_size=args.batch_size,
-            progress=not args.no_progress,
+            args.input, args.output, _executor(args), options, batch_size=args.batch_size, **_io(args)
         )
 
     return _run("score", argv, build, body)
@@ -283,9 +268,7 @@ def pairs(argv: list[str]) -> int:
             model=args.model,
             skip_non_ascii=not args.keep_non_ascii,
         )
-        return run_pairs(
-            args.input, args.output, options, shard=parse_shard(args.shard), progress=not args.no_progress
-        )
+        return run_pairs(args.input, args.output, options, **_io(args))
 
     return _run("pairs", argv, build, body)
 
@@ -303,13 +286,7 @@ def hard_subset(argv: list[str]) -> int:
         from data_gen.stages.hard_subset import HardOptions, run_hard_subset
 
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        return run_hard_subset(
-            args.input,
-            args.output,
-            HardOptions(models),
-            shard=parse_shard(args.shard),
-            progress=not args.no_progress,
-        )
+        return run_hard_subset(args.input, args.output, HardOptions(models), **_io(args))
 
     return _run("hard-subset", argv, build, body)
 
@@ -327,14 +304,7 @@ def test_strength(argv: list[str]) -> int:
         from data_gen.stages.test_strength import StrengthOptions, run_test_strength
 
         options = StrengthOptions(args.max_mutants, args.solution_field)
-        return run_test_strength(
-            args.input,
-            args.output,
-            _executor(args),
-            options,
-            shard=parse_shard(args.shard),
-            progress=not args.no_progress,
-        )
+        return run_test_strength(args.input, args.output, _executor(args), options, **_io(args))
 
     return _run("test-strength", argv, build, body)
 
@@ -353,9 +323,7 @@ def contamination(argv: list[str]) -> int:
         from data_gen.stages.contamination_check import ContaminationOptions, report_path, run_contamination
 
         options = ContaminationOptions(args.n, args.threshold, not args.no_humaneval, args.benchmark)
-        stats = run_contamination(
-            args.input, args.output, options, shard=parse_shard(args.shard), progress=not args.no_progress
-        )
+        stats = run_contamination(args.input, args.output, options, **_io(args))
         print(f"report: {report_path(args.output)}", file=sys.stderr)
         return stats
 

@@ -126,5 +126,6 @@ def print_report(report: dict) -> int:
         f"\nchild uid {probes['uid']}, no_new_privs {probes['no_new_privs']}, open fds {probes['open_fds']}"
     )
     print(f"child environment: {', '.join(probes['env'])}")
+    print(f"box writable by the child: {'yes' if probes.get('box_writable') else 'NO'}")
     print("hard limits: " + ", ".join(f"{k[7:]}={v}" for k, v in probes["limits"].items()))
     return 0 if all(probes["checks"].values()) else 1

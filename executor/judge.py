@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+from executor.collisions import safe_dict, safe_frozenset, safe_set
 from executor.equality import _floats_close, values_equal
 from executor.plan import SAFE_FUNCS, SAFE_NAMES, TestPlan
 
@@ -112,6 +113,9 @@ def judge_split(
         _mul=_mul,
         _pow=_pow,
         _mod=_mod,
+        _set=safe_set,
+        _frozenset=safe_frozenset,
+        _dict=safe_dict,
         _all=all_,
     )
     try:

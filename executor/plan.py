@@ -49,6 +49,7 @@ SAFE_MATH = frozenset(
     ["isclose", "isnan", "isinf", "isfinite", "sqrt", "floor", "ceil", "fabs", "pi", "e", "inf", "nan", "tau"]
 )
 _GLUE_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr)
+_HASHING_CALLS = {"set": "_set", "frozenset": "_frozenset", "dict": "_dict"}
 _NESTED_SCOPES = (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp, ast.Starred)
 
 
@@ -269,7 +270,15 @@ class _LeafExtractor(ast.NodeTransformer):
     def visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, ast.expr) and not self._is_glue(node):
             return self.leaf(node)
+        if isinstance(node, ast.expr) and self._whole_expected(node):
+            return self.leaf(node)  # e.g. list(range(3)): one program-free leaf, not glue over range(3)
         return super().visit(node)
+
+    def _whole_expected(self, node: ast.expr) -> bool:
+        """A glue node that names no program but contains a non-glue part: evaluate it whole, purely."""
+        if isinstance(node, ast.Compare | ast.BoolOp | ast.IfExp) or not is_program_free(node):
+            return False
+        return any(isinstance(sub, ast.expr) and not self._is_glue(sub) for sub in ast.walk(node))
 
     def _is_glue(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Constant | ast.BoolOp | ast.Compare | ast.IfExp | ast.Slice):
@@ -328,6 +337,8 @@ class _LeafExtractor(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         # Only reached for whitelisted calls: keep the function reference, plan the arguments.
+        if isinstance(node.func, ast.Name) and node.func.id in _HASHING_CALLS:
+            node.func = _name(_HASHING_CALLS[node.func.id])  # hash-flood-checked (collisions.py)
         node.args = [self.visit(a) for a in node.args]
         for keyword in node.keywords:
             keyword.value = self.visit(keyword.value)

@@ -1,7 +1,8 @@
 """The Executor: a pool of trusted worker processes, kept warm across calls, that judge jobs in order.
 
-The pool process is the only one that ever holds expected values: it plans each test (plan.py), ships the
-worker only what the child must evaluate, and judges the plain values that come back (judge.py).
+The pool process holds the expected values: it plans each test (plan.py), ships the worker only what the
+program's child must evaluate, has program-free expected sides computed by a worker that never loads a
+program (pure.py), and judges the plain values that come back (judge.py).
 """
 
 from __future__ import annotations

@@ -42,6 +42,31 @@ def _ptrace(pid: int) -> None:
     libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
 
 
+def _syscall(number: int, *args: Any) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, *args) < 0:
+        raise OSError(ctypes.get_errno(), f"syscall {number} refused")
+
+
+def _socket(family_name: str, kind: int = 1) -> None:
+    import socket
+
+    socket.socket(getattr(socket, family_name), kind).close()
+
+
+def _kernel_channel_checks() -> dict[str, bool]:
+    """Channels past namespaces and Landlock (red-team #10-#12), closed by seccomp (see seccomp.py)."""
+    return {
+        "keyring": _blocked(lambda: _syscall(248, b"user", b"acx-probe", b"x", 1, -4)),  # add_key
+        "unix_socket": _blocked(lambda: _socket("AF_UNIX")),
+        "netlink_socket": _blocked(lambda: _socket("AF_NETLINK", 2)),
+        "vsock_socket": _blocked(lambda: _socket("AF_VSOCK")),
+        "io_uring": _blocked(lambda: _syscall(425, 8, ctypes.create_string_buffer(120))),
+        "memfd": _blocked(lambda: _syscall(319, b"x", 0)),
+        "user_namespace": _blocked(lambda: _syscall(272, 0x10000000)),  # unshare(CLONE_NEWUSER)
+    }
+
+
 def run_probes(request: dict[str, Any]) -> dict[str, Any]:
     """Try each forbidden action; True means it was blocked."""
     parent = int(request.get("worker_pid", os.getppid()))  # in a pid namespace getppid() says 0
@@ -59,7 +84,8 @@ def run_probes(request: dict[str, Any]) -> dict[str, Any]:
         checks["read_outside_file"] = _blocked(lambda: _read(request["secret"]))
     if "victim" in request:
         checks["delete_outside_file"] = _blocked(lambda: os.unlink(request["victim"]))
-    checks["write_inside_box"] = not _blocked(lambda: _write("inside.txt"))
+    checks.update(_kernel_channel_checks())
+    box_writable = not _blocked(lambda: _write("inside.txt"))  # wanted: not a "blocked" check
     limits = {
         name: resource.getrlimit(getattr(resource, name))[1]
         for name in ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_NPROC")
@@ -74,4 +100,5 @@ def run_probes(request: dict[str, Any]) -> dict[str, Any]:
         "limits": limits,
         "no_new_privs": status.get("NoNewPrivs", "").strip() == "1",
         "open_fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+        "box_writable": box_writable,
     }

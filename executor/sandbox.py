@@ -66,6 +66,10 @@ def setup_worker(
     features["box_tmpfs"] = private and _mount("tmpfs", box_dir, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0
     # Orphaned grandchildren (setsid daemons) are re-parented to the worker, which can then see and kill them.
     features["subreaper"] = prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # A fresh /proc with hidepid=2 in the worker's mount namespace: a dropped uid sees only its own processes
+    # (no host process's cmdline or environ, red-team #16). Mounted before the Landlock rules bind "/proc".
+    if uid is not None and private:
+        features["proc_hidepid"] = _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2") == 0
     if uid is not None and private:
         features["private_mounts"] = _make_traversable(roots)
     ruleset = Ruleset(roots, [box_dir])

@@ -13,6 +13,8 @@ import os
 import struct
 from typing import Any
 
+from executor.collisions import check_hashes
+
 HEADER = struct.Struct(">I")
 MAX_FRAME = 16 << 20  # a reply larger than this is a "huge return value"/"huge output" error, never parsed
 MAX_DEPTH = 200
@@ -160,9 +162,13 @@ def decode_value(data: Any, depth: int = 0) -> Any:
             return bytes.fromhex(data[1])
         if tag in ("l", "t", "s", "f"):
             items = [decode_value(item, depth + 1) for item in data[1]]
+            if tag in ("s", "f"):
+                check_hashes(items)  # a colliding set would cost O(n^2) here and in the pool
             return {"l": list, "t": tuple, "s": set, "f": frozenset}[tag](items)
         if tag == "d":
-            return {decode_value(k, depth + 1): decode_value(v, depth + 1) for k, v in data[1]}
+            pairs = [(decode_value(k, depth + 1), decode_value(v, depth + 1)) for k, v in data[1]]
+            check_hashes(k for k, _ in pairs)
+            return dict(pairs)
     except (TypeError, ValueError, IndexError) as err:
         raise DecodeError(f"bad value encoding ({type(err).__name__}: {err})") from err
     raise DecodeError(f"unknown value tag {tag!r}")

@@ -1,9 +1,11 @@
 """A trusted worker process: a lean, warm interpreter that forks one confined child per program and times it.
 
-The worker never holds expected values: the pool sends it only the program and what the child must evaluate,
-so a child forked at any moment (including ahead of time, or for a reload after a timeout) has nothing secret
-in its memory. Messages with the pool are length-prefixed `marshal` data on stdin/stdout (both ends trusted,
-builtin types only). The worker keeps its memory small on purpose: fork and exit cost grows with it.
+The worker never holds expected values: the pool sends it only the program and what the child must evaluate.
+It does hold each job's program and test requests, so children are forked from a zygote taken before the
+first job (zygote.py): a child forked at any moment (ahead of time, or for a reload after a timeout) has
+nothing of any other job in its memory. (The pure worker, pure.py, runs no program at all.) Messages with
+the pool are length-prefixed `marshal` data on stdin/stdout (both ends trusted, builtin types only). The
+worker keeps its memory small on purpose: fork and exit cost grows with it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
 from executor.boxclean import empty_dir
+from executor.cgroup import join_cpu_group, leave_cpu_group
 from executor.phases import restore, whole_last
 from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
 from executor.wire import (
@@ -35,6 +38,7 @@ from executor.wire import (
     read_exact,
     write_raw,
 )
+from executor.zygote import Zygote
 
 # Warm imports: a child starts with these loaded. Kept to what generated programs use most; each MiB here
 # costs every fork and exit (hashlib, dataclasses, statistics, ... are imported on demand instead).
@@ -54,6 +58,7 @@ WARM_MODULES = (
 )
 
 _PIPE_HEADER = struct.Struct(">Q")
+JOB_REPLY_BYTES = 20 << 20  # all reply frames of one job together (each is also capped at MAX_FRAME)
 SPARE_CPU_SECONDS = 24 * 3600  # a child lowers this to its job's budget before running any program code
 
 
@@ -102,7 +107,9 @@ class Child:
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         self.worker = worker
-        pid = os.fork()
+        # From the zygote (never held a job, see zygote.py); a plain fork only before it exists (startup).
+        zygote = worker.zygote
+        pid = zygote.spawn((request_read, reply_write)) if zygote is not None else os.fork()
         if pid == 0:  # child: never returns
             try:
                 os.close(request_write)
@@ -137,6 +144,10 @@ class Child:
         (size,) = HEADER.unpack(self._read(HEADER.size, deadline))
         if size > MAX_FRAME:
             raise self._violation(f"reply frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+        # Trusted memory is bounded per job, not only per frame (red-team #14: 8 x 16 MiB -> 1.8 GiB).
+        self.worker.reply_budget -= size
+        if self.worker.reply_budget < 0:
+            raise self._violation(f"replies of this job exceed {JOB_REPLY_BYTES >> 20} MiB in total")
         try:
             reply = decode_frame(self._read(size, deadline))
         except FrameError as err:
@@ -257,12 +268,24 @@ class Worker:
             os.chown(self.box, uid, uid)
         self.uid = uid
         self.spec: SandboxSpec = setup_worker(self.box, uid, config["memory_mb"], config["read_roots"])
+        # One CPU share for this worker and everything it forks (before the zygote, so children inherit it).
+        self.cpu_group = join_cpu_group(f"{new_nonce():x}")
+        self.spec.worker_features["cpu_group"] = self.cpu_group is not None
         self.children_file = f"/proc/self/task/{self.pid}/children"
         self.spare: Child | None = None  # forked and confined ahead of the next job
+        self.zygote: Zygote | None = None  # started by main() before any job arrives
+        self.reply_budget = JOB_REPLY_BYTES  # reset per job (run_job); spent by Child.reply
+
+    def spawn_child(self, fds: tuple[int, ...]) -> None:
+        """In a new child (forked by the zygote): confine it and serve requests; never returns."""
+        child_module.FEATURES = confine_child(self.spec, fds, self.pid, SPARE_CPU_SECONDS)
+        child_module.main()
 
     def sweep(self) -> None:
         """Kill every process a program left behind (orphans are re-parented here), then empty the box."""
         keep = {self.spare.pid} if self.spare is not None else set()
+        if self.zygote is not None:
+            keep.add(self.zygote.pid)
         for _ in range(200):
             stray = [pid for pid in self._children() if pid not in keep]
             if not stray:
@@ -272,7 +295,7 @@ class Worker:
                     os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
-            if self.uid is not None and not keep:
+            if self.uid is not None and self.spare is None:
                 self._kill_uid()
             time.sleep(0.001)
         _empty_dir(self.box)
@@ -301,7 +324,7 @@ class Worker:
         for pid in pids:
             with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as handle:
                 pids.extend(int(p) for p in handle.read().split())
-        return pids
+        return pids + ([self.zygote.pid] if self.zygote is not None else [])
 
     def take_child(self) -> Child:
         """The pre-forked child, or a new one."""
@@ -316,6 +339,7 @@ class Worker:
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Load the program in a child, run every test under its own deadline, reload after a failure."""
         timeout, load_timeout = job["timeout_s"], job["load_timeout_s"]
+        self.reply_budget = JOB_REPLY_BYTES
         order, boundary = whole_last(job["tests"])  # whole tests (expected values inside) go last
         tests = [job["tests"][i] for i in order]
         out: list[dict[str, Any]] = []
@@ -403,12 +427,16 @@ class Worker:
         if self.spare is not None:
             self.spare.signal_kill()
             self.spare = None
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
         self.sweep()
         if self.spec.worker_features.get("box_tmpfs"):
             umount_detach(self.box)  # the box tmpfs goes away with its files
         _empty_dir(self.root)
         with contextlib.suppress(OSError):
             os.rmdir(self.root)
+        leave_cpu_group(self.cpu_group)
 
 
 def _pidfd(pid: int) -> int:
@@ -490,6 +518,8 @@ def main() -> None:
     # copying-on-write) those pages in a child.
     gc.collect()
     gc.freeze()
+    worker.zygote = Zygote(worker.spawn_child)  # before any job: every child is forked from this state
+    worker.spec.worker_features["zygote"] = True
     send_message(out_fd, {"ready": True, "features": worker.spec.worker_features})
     try:
         while True:

@@ -13,6 +13,7 @@ import pytest
 
 from executor import Executor, Job
 from executor.boxclean import empty_dir
+from executor.collisions import HashFlood, check_hashes
 from executor.equality import values_equal
 from executor.judge import _mod, outputs_match
 from executor.plan import plan_test
@@ -86,6 +87,13 @@ def test_plan_keeps_program_free_leaves_out_of_the_child_request():
     assert plan.request["leaves"] == ["solve('a b')", "None"]
     assert plan.request["groups"] == []  # never judged in the child either
     assert plan_test("assert solve(1) == helper(2)").pure == frozenset()  # names the program: not pure
+    assert plan_test("assert solve(1) == list(range(3))").request["leaves"] == ["solve(1)", "None"]
+
+
+def test_program_free_expected_sides_are_evaluated_whole(executor):
+    program = "def f():\n    return [0, 1, 2]\n"
+    tests = ["assert f() == list(range(3))", 'assert f() == sorted(map(int, "2 0 1".split()))']
+    assert run_one(executor, program, tests)["pass_rate"] == 1.0
 
 
 # ---- #2: float tolerance only when the expected value is a float ----
@@ -289,3 +297,79 @@ def test_box_is_emptied_past_path_max_and_deep_trees(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "f").write_text("x")
     assert empty_dir(str(tmp_path)) == 0 and os.listdir(tmp_path) == [] and os.path.isdir("/etc")
+
+
+# ---- red-team #15 (memory residue): children come from a zygote that never held a job ----
+
+SCANNER = r"""
+import ctypes, re
+def residue():
+    found = set()
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    for fields in regions:
+        named = fields[5] if len(fields) > 5 else ""
+        if not fields[1].startswith("rw") or (named and named != "[heap]"):
+            continue  # anonymous and heap memory only (what a fork copies from its parent)
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        found.update(re.findall(rb"residue_marker = (\d{12})", ctypes.string_at(start, end - start)))
+    return sorted(found)
+"""
+
+
+def test_next_child_finds_no_residue_of_the_previous_job():
+    previous = "residue_marker = 918273645501\ndef f(x):\n    return x\n" + "# padding\n" * 3000
+    with Executor(workers=1, timeout_s=5.0, memory_mb=1024) as ex:
+        ex.run([Job("previous", previous, ["assert f(1) == 1"])])
+        (result,) = ex.run([Job("scanner", SCANNER, ["assert residue() == []"])])
+    assert result.pass_rate == 1.0, result.to_dict()
+
+
+# ---- red-team #4, #5, #14: the trusted side's work and memory per job are bounded ----
+
+FLOOD = """
+P = (1 << 61) - 1
+def as_list():
+    return [k * P for k in range(1, 3001)]
+def as_set():
+    return {k * P for k in range(1, 3001)}
+def as_dict():
+    return {k * P: 0 for k in range(1, 3001)}
+def huge(n):
+    return "x" * (15 << 20)
+"""
+
+
+def test_hash_flooding_is_refused_on_the_trusted_side(executor):
+    tests = ["assert set(as_list()) == {1}", "assert as_set() == {1}", "assert as_dict() == {1: 0}"]
+    result = run_one(executor, FLOOD, tests)
+    for test in result["tests"]:
+        assert test["outcome"] == "error" and "hash" in test["error"], result
+    with pytest.raises(HashFlood):
+        check_hashes([k * ((1 << 61) - 1) for k in range(1, 1000)])
+    check_hashes([1, 1.0, True, "a", (1, 2)] * 100)  # equal values are not a flood
+
+
+def test_reply_bytes_are_bounded_per_job(executor):
+    result = run_one(executor, FLOOD, [f"assert huge({i}) == 0" for i in range(3)])
+    outcomes = [t["outcome"] for t in result["tests"]]
+    assert outcomes[0] == "fail" and "crash" in outcomes[1:], result  # the second 15 MiB reply is refused
+
+
+# ---- red-team #16: host processes are invisible to a child on its own uid ----
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="hidepid /proc needs the root (own-uid) path")
+def test_host_processes_are_invisible(executor):
+    program = f"import os\ndef seen():\n    return os.path.exists('/proc/{os.getpid()}/cmdline')\n"
+    assert run_one(executor, program, ["assert seen() is False"])["pass_rate"] == 1.0
+
+
+# ---- red-team #13: a program's busy processes share one CPU weight with their worker ----
+
+
+@pytest.mark.skipif(not os.access("/sys/fs/cgroup/cpu/cgroup.procs", os.W_OK), reason="no cpu cgroup")
+def test_children_run_in_their_workers_cpu_group(executor):
+    program = "def group():\n    return 'acecoder-exec-' in open('/proc/self/cgroup').read()\n"
+    assert executor.features().get("cpu_group")
+    assert run_one(executor, program, ["assert group() is True"])["pass_rate"] == 1.0

@@ -69,12 +69,17 @@ SAMPLING_PREFILL = (
 SAMPLING_TEST_COUNT = 2
 
 # template_input_str of the pair converter: the same sentence, but the fence line ends with a newline.
-PAIR_RESPONSE_PREFIX = (
-    "Below is a Python script with a self-contained function that solves the problem and passes "
-    "corresponding tests:\n```python\n"
-)
+PAIR_RESPONSE_PREFIX = SAMPLING_PREFILL + "\n"
 # Llama-3 chat header some released completions start with; the pair converter strips it.
 _LLAMA3_ASSISTANT_HEADER = "<|start_header_id|>assistant<|end_header_id|>"
+
+
+def _markdown_request(problem: str) -> str:
+    """The released request for a script in a markdown code block, around a quoted problem."""
+    return (
+        "Please provide a self-contained Python script that solves the following problem in a markdown code "
+        f"block:\n```\n{problem}\n```\n"
+    )
 
 
 def synthesis_prompt(program: str, instruction: str | None = None) -> str:
@@ -99,11 +104,7 @@ def sampling_instruction(question: str, tests: Sequence[str], test_count: int = 
     """The sampling user message: the question and its first `test_count` tests in a docstring block."""
     shown = list(tests) if test_count < 0 else list(tests)[:test_count]
     test_prompt = "\n".join(shown)
-    question_prompt = f'"""\n{question}\n{test_prompt}\n"""'
-    return (
-        "Please provide a self-contained Python script that solves the following problem in a markdown code "
-        f"block:\n```\n{question_prompt}\n```\n"
-    )
+    return _markdown_request(f'"""\n{question}\n{test_prompt}\n"""')
 
 
 def sampling_chat(question: str, tests: Sequence[str], test_count: int = SAMPLING_TEST_COUNT) -> Chat:
@@ -120,11 +121,7 @@ def sampling_chat_with_prefill(
 
 def pair_instruction(question: str, first_test: str) -> str:
     """AceCodePair `instruction`: the question and its first (stripped) test in the MBPP-style prompt."""
-    mbpp_prompt = f'"""\n{question}\n{first_test.strip()}\n"""\n'
-    return (
-        "Please provide a self-contained Python script that solves the following problem in a markdown code "
-        f"block:\n```\n{mbpp_prompt}\n```\n"
-    )
+    return _markdown_request(f'"""\n{question}\n{first_test.strip()}\n"""\n')
 
 
 def clean_pair_program(program: str) -> str:

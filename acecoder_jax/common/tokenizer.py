@@ -9,12 +9,12 @@ Importable without jax or torch.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from acecoder_jax.common.atomic_build import atomic_build_dir
 
 QWEN25_VOCAB_SIZE = 151643  # BPE ranks; special tokens follow
 # Qwen2.5's added tokens (tokenizer_config.json of Qwen/Qwen2.5-*): (text, special). The tool-call and FIM
@@ -58,20 +58,9 @@ def cache_root() -> Path:
 def qwen25_tokenizer_dir() -> Path:
     """Return a Hugging Face tokenizer directory for Qwen2.5, building it once (atomically) if needed."""
     target = cache_root() / f"qwen25_tokenizer_v{_BUILD_VERSION}"
-    if (target / "tokenizer.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".qwen25_tokenizer_", dir=target.parent))
-    try:
-        build_qwen25_tokenizer().save_pretrained(staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "tokenizer.json").is_file():  # lost a race only if the winner finished
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return atomic_build_dir(
+        target, lambda staging: build_qwen25_tokenizer().save_pretrained(staging), "tokenizer.json"
+    )
 
 
 def build_qwen25_tokenizer() -> Any:

@@ -11,16 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from executor.jsonl import JsonlError, ResumableJsonlWriter, iter_jsonl, require_field
+from executor.jsonl import JsonlError, iter_jsonl, require_field
 
 from .benchmarks import Problem
 from .config import SamplingConfig
 from .prompts import PromptStyle, prompt_text, stop_strings
-
-
-def problem_key(problem: Problem) -> str:
-    """The run-wide id of a problem (task ids repeat across HumanEval and HumanEval+)."""
-    return f"{problem.benchmark}::{problem.task_id}"
+from .run_rows import pending_problems, problem_key
 
 
 def read_candidates(path: str | Path, problems: Sequence[Problem]) -> dict[str, dict[str, Any]]:
@@ -67,14 +63,10 @@ def sample_candidates(
     eos_ids: Sequence[int] = (),
 ) -> None:
     """Sample the pool (and a greedy answer) of every problem not yet in `out_path`; resumes per problem."""
-    from tqdm import tqdm
-
     from acecoder_jax.sample import generate
 
-    writer = ResumableJsonlWriter(out_path, key="id")
-    todo = [p for p in problems if problem_key(p) not in writer.done]
     position = {problem_key(p): index for index, p in enumerate(problems)}
-    with writer, tqdm(total=len(todo), desc="sampling", unit="problem") as progress:
+    with pending_problems(problems, out_path, "sampling") as (todo, write):
         for group in _groups(todo, style, sampling.problems_per_call):
             prompts = [
                 tokenizer(prompt_text(p, style, tokenizer), add_special_tokens=False)["input_ids"]
@@ -102,7 +94,7 @@ def sample_candidates(
             )
             greedy = generate(model, prompts, n=1, **common) if sampling.greedy else None
             for index, problem in enumerate(group):
-                writer.write(
+                write(
                     {
                         "id": problem_key(problem),
                         "benchmark": problem.benchmark,
@@ -111,7 +103,6 @@ def sample_candidates(
                         "greedy": _text(tokenizer, greedy.tokens[index]) if greedy is not None else None,
                     }
                 )
-                progress.update(1)
 
 
 def _groups(problems: Sequence[Problem], style: PromptStyle, size: int) -> list[list[Problem]]:

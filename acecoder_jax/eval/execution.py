@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from executor.jsonl import ResumableJsonlWriter
-
 from .benchmarks import Problem
-from .candidates import problem_key
 from .config import ExecutorConfig
 from .prompts import PromptStyle, candidate_code
+from .run_rows import pending_problems, problem_key
 
 
 def programs_for(problem: Problem, style: PromptStyle, completions: Sequence[str]) -> list[str]:
@@ -45,11 +43,7 @@ def execute_candidates(
     problems_per_batch: int = 16,
 ) -> None:
     """Execute the candidates of every problem not yet in `out_path` (batches of problems, resumable)."""
-    from tqdm import tqdm
-
-    writer = ResumableJsonlWriter(out_path, key="id")
-    todo = [p for p in problems if problem_key(p) not in writer.done]
-    with writer, tqdm(total=len(todo), desc="executing", unit="problem") as progress:
+    with pending_problems(problems, out_path, "executing") as (todo, write):
         for start in range(0, len(todo), problems_per_batch):
             group = todo[start : start + problems_per_batch]
             jobs = []
@@ -66,11 +60,10 @@ def execute_candidates(
             for problem in group:
                 key = problem_key(problem)
                 row = candidates[key]
-                writer.write(
+                write(
                     {
                         "id": key,
                         "pass_rates": [rates[f"{key}#{i}"] for i in range(len(row["samples"]))],
                         "greedy_pass_rate": rates.get(f"{key}#greedy"),
                     }
                 )
-                progress.update(1)

@@ -9,13 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from executor.jsonl import ResumableJsonlWriter
-
 from .benchmarks import Problem
-from .candidates import problem_key
 from .config import RewardConfig
 from .prompts import PromptStyle, candidate_code, rm_messages
 from .rerank import best_index
+from .run_rows import pending_problems, problem_key
 from .scoring import chat_token_ids, score_token_ids
 
 
@@ -32,11 +30,7 @@ def score_candidates(
     problems_per_batch: int = 8,
 ) -> None:
     """Score each pool with the reward model (chat: instruction + fenced program); keep the best."""
-    from tqdm import tqdm
-
-    writer = ResumableJsonlWriter(out_path, key="id")
-    todo = [p for p in problems if problem_key(p) not in writer.done]
-    with writer, tqdm(total=len(todo), desc="scoring", unit="problem") as progress:
+    with pending_problems(problems, out_path, "scoring") as (todo, write):
         for start in range(0, len(todo), problems_per_batch):
             group = todo[start : start + problems_per_batch]
             rows, owners = [], []
@@ -49,5 +43,4 @@ def score_candidates(
             for problem in group:
                 key = problem_key(problem)
                 mine = [s for s, owner in zip(scores, owners) if owner == key]
-                writer.write({"id": key, "scores": mine, "best": best_index(mine)})
-                progress.update(1)
+                write({"id": key, "scores": mine, "best": best_index(mine)})

@@ -127,24 +127,7 @@ class ModelConfig:
     @classmethod
     def tiny(cls) -> ModelConfig:
         """CPU-test size with the real Qwen2.5 vocabulary (151936 rows: the tokenizer's ids all fit)."""
-        return cls(
-            vocab_size=151936,
-            hidden_size=64,
-            intermediate_size=128,
-            num_layers=2,
-            num_heads=4,
-            num_kv_heads=2,
-            head_dim=16,
-            architecture="qwen2",
-            rope_theta=1_000_000.0,
-            rms_norm_eps=1e-6,
-            tie_word_embeddings=True,
-            attention_bias=True,
-            max_position_embeddings=4096,
-            bos_token_id=151643,
-            eos_token_id=151645,
-            pad_token_id=151643,
-        )
+        return cls._qwen25(64, 128, 2, 4, 2, 151936, max_position_embeddings=4096, pad_token_id=151643)
 
     @classmethod
     def _qwen25(

@@ -2,7 +2,8 @@
 
 `generate(chats, n=, temperature=, top_p=, max_tokens=, stop=, prefill=) -> list[list[str]]`: for each chat,
 `n` replies (text only). A `prefill` is the start of the assistant turn that the reply continues (the sampling
-prompt's "Below is a Python script ..." + an open ```python fence); replies never include it.
+prompt's "Below is a Python script ..." + an open ```python fence); replies never include it. A backend
+implements `_generate(chats, sampling, prefill)`, with the settings gathered in one `Sampling`.
 Backend libraries (openai, vllm, torch/transformers) are imported only when that backend is chosen.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 Chat = list[dict[str, str]]
 
@@ -50,6 +52,17 @@ class GenerationConfig:
     batch_size: int = 16  # chats handed to the backend per call (the unit of progress and resume)
 
 
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+    """The sampling settings of one generate() call."""
+
+    n: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: tuple[str, ...] = ()  # empty: no stop strings
+
+
 class Backend(abc.ABC):
     """A text generator behind the common interface."""
 
@@ -58,7 +71,6 @@ class Backend(abc.ABC):
     def __init__(self, config: GenerationConfig) -> None:
         self.config = config
 
-    @abc.abstractmethod
     def generate(
         self,
         chats: Sequence[Chat],
@@ -71,6 +83,11 @@ class Backend(abc.ABC):
         prefill: str | None = None,
     ) -> list[list[str]]:
         """For each chat, `n` replies (continuations of `prefill` when given)."""
+        return self._generate(chats, Sampling(n, temperature, top_p, max_tokens, tuple(stop or ())), prefill)
+
+    @abc.abstractmethod
+    def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
+        """generate(), as this backend does it."""
 
     def generate_with_config(self, chats: Sequence[Chat], *, prefill: str | None = None) -> list[list[str]]:
         """generate() with the sampling settings of this backend's config."""
@@ -105,6 +122,22 @@ def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
         return text
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return text[: min(cuts)] if cuts else text
+
+
+def with_prefill(chat: Chat, prefill: str | None) -> Chat:
+    """The chat, ending with an assistant message holding `prefill` when one is given."""
+    if prefill is None:
+        return list(chat)
+    return [*chat, {"role": "assistant", "content": prefill}]
+
+
+def chat_template_prompt(tokenizer: Any, chat: Chat, prefill: str | None) -> str:
+    """The chat rendered with a Hugging Face tokenizer's chat template, ending where the reply begins."""
+    if prefill is None:
+        return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(
+        with_prefill(chat, prefill), tokenize=False, continue_final_message=True
+    )
 
 
 def make_backend(config: GenerationConfig) -> Backend:

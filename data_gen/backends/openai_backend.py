@@ -17,7 +17,7 @@ from typing import Any
 
 import openai
 
-from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError
+from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError, Sampling, with_prefill
 
 # USD per million (prompt, completion) tokens, list prices when this was written; override with flags.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
@@ -61,27 +61,17 @@ class OpenAIBackend(Backend):
         self.requests = 0
         self.retries = 0
 
-    def generate(
-        self,
-        chats: Sequence[Chat],
-        *,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        prefill: str | None = None,
-    ) -> list[list[str]]:
+    def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
         """One request per chat (asking for `n` choices), `concurrency` at a time, results in input order."""
         kwargs: dict[str, Any] = {
             "model": self.config.model,
-            "n": n,
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_tokens": max_tokens,
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
         }
-        if stop:
-            kwargs["stop"] = list(stop)
+        if sampling.stop:
+            kwargs["stop"] = list(sampling.stop)
         if self.config.json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         if self.config.seed:
@@ -90,15 +80,9 @@ class OpenAIBackend(Backend):
             # vLLM's OpenAI server continues a final assistant message with these flags; api.openai.com has no
             # prefills (use the vllm or transformers backend for the sampling prompt there).
             kwargs["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
-        messages = [self._messages(chat, prefill) for chat in chats]
+        messages = [with_prefill(chat, prefill) for chat in chats]
         futures = [self._pool.submit(self._request, m, kwargs) for m in messages]
         return [f.result() for f in futures]
-
-    @staticmethod
-    def _messages(chat: Chat, prefill: str | None) -> list[dict[str, str]]:
-        if prefill is None:
-            return list(chat)
-        return [*chat, {"role": "assistant", "content": prefill}]
 
     def _request(self, messages: list[dict[str, str]], kwargs: dict[str, Any]) -> list[str]:
         attempt = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError
+from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError, Sampling
 from executor.jsonl import JsonlError, iter_jsonl, require_field
 
 
@@ -35,17 +35,7 @@ class ReplayBackend(Backend):
             raise GenerationError(f"replay backend: {config.replay_file}: no such file") from err
         self.served = 0
 
-    def generate(
-        self,
-        chats: Sequence[Chat],
-        *,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        prefill: str | None = None,
-    ) -> list[list[str]]:
+    def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
         """The recorded replies of each chat, repeated or cut to `n`."""
         out = []
         for chat in chats:
@@ -56,7 +46,7 @@ class ReplayBackend(Backend):
                     f"replay backend: {self.config.replay_file} has no reply for {user[:200]!r}"
                 )
             self.served += 1
-            out.append([replies[i % len(replies)] for i in range(n)])
+            out.append([replies[i % len(replies)] for i in range(sampling.n)])
         return out
 
     def usage_summary(self) -> str:

@@ -6,8 +6,6 @@ the cache directory. Its replies are random tokens: it exercises the pipeline, n
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 TINY_MODEL_NAME = "tiny-random-qwen2"
@@ -50,20 +48,9 @@ def build_tiny_qwen2(path: str | Path, *, seed: int = 0, hidden_size: int = 32, 
 
 def tiny_model_dir() -> Path:
     """The cached tiny model directory, built (atomically) on first use."""
+    from acecoder_jax.common.atomic_build import atomic_build_dir
     from acecoder_jax.common.tokenizer import cache_root
 
-    target = cache_root() / f"tiny_random_qwen2_v{_BUILD_VERSION}"
-    if (target / "config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny_qwen2_", dir=target.parent))
-    try:
-        build_tiny_qwen2(staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return atomic_build_dir(
+        cache_root() / f"tiny_random_qwen2_v{_BUILD_VERSION}", build_tiny_qwen2, "config.json"
+    )

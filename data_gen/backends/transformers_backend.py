@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError, cut_at_stop
+from data_gen.backends.base import (
+    Backend,
+    Chat,
+    GenerationConfig,
+    GenerationError,
+    Sampling,
+    chat_template_prompt,
+    cut_at_stop,
+)
 
 
 class TransformersBackend(Backend):
@@ -53,56 +61,33 @@ class TransformersBackend(Backend):
 
     def prompt_text(self, chat: Chat, prefill: str | None) -> str:
         """The chat rendered with the model's template, ending where the reply begins."""
-        if prefill is None:
-            return self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        messages = [*chat, {"role": "assistant", "content": prefill}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+        return chat_template_prompt(self.tokenizer, chat, prefill)
 
-    def generate(
-        self,
-        chats: Sequence[Chat],
-        *,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        prefill: str | None = None,
-    ) -> list[list[str]]:
+    def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
         """`n` replies per chat; greedy (temperature 0) generates once and repeats it `n` times."""
-        return [
-            self._generate_one(self.prompt_text(chat, prefill), n, temperature, top_p, max_tokens, stop)
-            for chat in chats
-        ]
+        return [self._generate_one(self.prompt_text(chat, prefill), sampling) for chat in chats]
 
-    def _generate_one(
-        self,
-        prompt: str,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        stop: Sequence[str] | None,
-    ) -> list[str]:
+    def _generate_one(self, prompt: str, sampling: Sampling) -> list[str]:
         torch = self.torch
         encoded = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
-        greedy = temperature <= 0
+        n = sampling.n
+        greedy = sampling.temperature <= 0
         kwargs: dict[str, Any] = {
-            "max_new_tokens": max_tokens,
+            "max_new_tokens": sampling.max_tokens,
             "eos_token_id": self.eos_ids,
             "pad_token_id": self.pad_id,
             "do_sample": not greedy,
             "num_return_sequences": 1 if greedy else n,
         }
         if not greedy:
-            kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
         torch.manual_seed(prompt_seed(self.config.seed, prompt))
         with torch.inference_mode():
             output = self.model.generate(**encoded, **kwargs)
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         self.generated_tokens += int((new_tokens != self.pad_id).sum())
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        texts = [cut_at_stop(t, stop) for t in texts]
+        texts = [cut_at_stop(t, sampling.stop) for t in texts]
         return texts * n if greedy else texts
 
     def usage_summary(self) -> str:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from data_gen.backends.base import Backend, Chat, GenerationConfig, GenerationError
+from data_gen.backends.base import (
+    Backend,
+    Chat,
+    GenerationConfig,
+    GenerationError,
+    Sampling,
+    chat_template_prompt,
+)
 
 
 class VLLMBackend(Backend):
@@ -37,33 +44,16 @@ class VLLMBackend(Backend):
         self.tokenizer = self.llm.get_tokenizer()
         self.generated_tokens = 0
 
-    def prompt_text(self, chat: Chat, prefill: str | None) -> str:
-        """The chat rendered with the model's template, ending where the reply begins."""
-        if prefill is None:
-            return self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        messages = [*chat, {"role": "assistant", "content": prefill}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True)
-
-    def generate(
-        self,
-        chats: Sequence[Chat],
-        *,
-        n: int,
-        temperature: float,
-        top_p: float,
-        max_tokens: int,
-        stop: Sequence[str] | None = None,
-        prefill: str | None = None,
-    ) -> list[list[str]]:
+    def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
         """All chats in one engine call; vLLM schedules and batches them."""
         params = self.vllm.SamplingParams(
-            n=n,
-            temperature=temperature,
-            top_p=top_p,
-            max_tokens=max_tokens,
-            stop=list(stop) if stop else None,
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            stop=list(sampling.stop) or None,
         )
-        prompts = [self.prompt_text(chat, prefill) for chat in chats]
+        prompts = [chat_template_prompt(self.tokenizer, chat, prefill) for chat in chats]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         replies = []
         for output in outputs:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 from pathlib import Path
 
 from acecoder_jax.common.code_extract import extract_code
@@ -19,7 +18,7 @@ from data_gen.backends.base import GenerationConfig, make_backend
 from data_gen.execution import ExecutorConfig, make_job, open_executor, passed_flags
 from data_gen.sharding import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
-from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, run_stage
+from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, note_usage, run_stage
 from executor.jsonl import JsonlError, require_field
 
 
@@ -105,7 +104,4 @@ def run_filter_tests(
             batch_size=batch_size,
             progress=progress,
         )
-        if backend is not None and backend.built and backend.get().usage_summary():
-            stats.notes.append(backend.get().usage_summary())
-            print(backend.get().usage_summary(), file=sys.stderr)
-    return stats
+        return note_usage(stats, backend)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +19,7 @@ from data_gen.backends.base import GenerationConfig, make_backend
 from data_gen.sharding import WHOLE_INPUT, Shard
 from data_gen.stages.filter_tests import oracle_program
 from data_gen.stages.lazy import Lazy
-from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
+from data_gen.stages.streaming import OK, Item, Outcome, StageStats, note_usage, run_stage
 from executor.jsonl import require_field
 
 
@@ -90,7 +89,4 @@ def run_sample(
             batch_size=generation.batch_size,
             progress=progress,
         )
-        if backend.built and backend.get().usage_summary():
-            stats.notes.append(backend.get().usage_summary())
-            print(backend.get().usage_summary(), file=sys.stderr)
-    return stats
+        return note_usage(stats, backend)

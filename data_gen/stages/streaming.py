@@ -9,6 +9,7 @@ Results are written in input order, so a resumed run ends with the same file as 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from acecoder_jax.common.rows import iter_rows
 from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.stages.lazy import Lazy
 from executor.jsonl import JsonlError, ResumableJsonlWriter
 
 OK = "ok"
@@ -47,6 +49,15 @@ class StageStats:
             f"in {self.seconds:.1f}s"
         )
         return "; ".join([text, *self.notes])
+
+
+def note_usage(stats: StageStats, backend: Lazy[Any] | None) -> StageStats:
+    """Add the usage line of the stage's backend (if it was opened and has one) to `stats`, and print it."""
+    usage = backend.get().usage_summary() if backend is not None and backend.built else ""
+    if usage:
+        stats.notes.append(usage)
+        print(usage, file=sys.stderr)
+    return stats
 
 
 def rejected_path(output: str | Path) -> Path:

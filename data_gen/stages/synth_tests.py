@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 from pathlib import Path
 
 from acecoder_jax.common.prompts import synthesis_chat
@@ -18,7 +17,7 @@ from data_gen.backends.base import GenerationConfig, make_backend
 from data_gen.json_repair import parse_synthesis_reply
 from data_gen.sharding import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
-from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, run_stage
+from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, note_usage, run_stage
 
 
 @dataclasses.dataclass
@@ -73,7 +72,4 @@ def run_synth_tests(
             batch_size=generation.batch_size,
             progress=progress,
         )
-        if backend.built and backend.get().usage_summary():
-            stats.notes.append(backend.get().usage_summary())
-            print(backend.get().usage_summary(), file=sys.stderr)
-    return stats
+        return note_usage(stats, backend)

@@ -59,19 +59,14 @@ def require(row: dict[str, Any], field: str, kind: type | tuple[type, ...], wher
 
 def read_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (`file:line`, row) from .jsonl, .jsonl.gz or .parquet; bad lines raise JsonlError naming them."""
-    from executor.jsonl import iter_jsonl, parse_jsonl_line
+    from acecoder_jax.common.rows import iter_rows
+    from executor.jsonl import parse_jsonl_line
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: benchmark file not found")
-    if path.suffix == ".parquet":
-        from acecoder_jax.common.rows import iter_rows
-
-        yield from iter_rows(path)
-        return
     if path.suffix != ".gz":
-        for line_number, row in iter_jsonl(path):
-            yield f"{path}:{line_number}", row
+        yield from iter_rows(path)  # .jsonl and .parquet
         return
     with gzip.open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):

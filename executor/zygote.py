@@ -1,0 +1,101 @@
+"""A fork server for confined children, forked from the worker before it ever held a job.
+
+The worker receives every job's program and test requests; a child forked from it (the next job's spare, a
+reload) inherits that memory, freed or not, and a program can read its own memory (red-team #15: the next
+program found the previous job's correct program in a frame and ran it). Children are therefore forked from
+this zygote, a copy of the worker taken at startup, which only ever receives two pipe fds per child.
+
+So that the worker stays the parent (it waits for, times and classifies its children exactly as before), the
+zygote double-forks: the middle process exits at once and the child is re-parented to the worker, which is
+the child subreaper. The child starts its confinement only once re-parented.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from executor.sandbox import PR_SET_PDEATHSIG, prctl
+
+Spawn = Callable[[tuple[int, ...]], None]  # runs in the new child with its channel fds; never returns
+
+
+class Zygote:
+    """Worker side: ask the zygote for a child holding `fds`; the child's pid comes back."""
+
+    def __init__(self, spawn: Spawn) -> None:
+        worker = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the worker
+                if os.getppid() == worker:
+                    _serve(theirs, spawn, worker)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.pid, self.sock = pid, ours
+
+    def spawn(self, fds: tuple[int, ...]) -> int:
+        """A new child (now our child) running `spawn` with `fds`; OSError when the zygote is gone."""
+        socket.send_fds(self.sock, [b"s"], list(fds))
+        data = self.sock.recv(16)
+        if len(data) != 8:
+            raise OSError("zygote exited")
+        return int.from_bytes(data, "big", signed=True)
+
+    def close(self) -> None:
+        """Stop the zygote and reap it."""
+        self.sock.close()
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
+    """Zygote loop: one child per request, until the worker closes the socket."""
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 16, 4)
+        except OSError:
+            return
+        if not message:
+            return
+        read_end, write_end = os.pipe()
+        middle = os.fork()
+        if middle == 0:
+            me = os.getpid()
+            child = os.fork()
+            if child == 0:
+                _become_child(sock, spawn, (me, worker), tuple(fds), (read_end, write_end))
+            os.write(write_end, child.to_bytes(8, "big", signed=True))
+            os._exit(0)  # the child is re-parented to the worker (subreaper) now
+        for fd in fds:
+            os.close(fd)
+        os.close(write_end)
+        data = os.read(read_end, 8)
+        os.close(read_end)
+        os.waitpid(middle, 0)  # reaped: the child's parent is the worker from here on
+        sock.send(data if len(data) == 8 else (-1).to_bytes(8, "big", signed=True))
+
+
+def _become_child(sock: socket.socket, spawn: Spawn, parents: tuple, fds: tuple, pipe: tuple) -> None:
+    """In the grandchild: wait for the re-parenting to the worker, then run `spawn`; never returns."""
+    middle, worker = parents
+    try:
+        sock.close()
+        for fd in pipe:
+            os.close(fd)
+        while os.getppid() == middle:
+            time.sleep(0.0001)
+        if os.getppid() == worker:
+            spawn(fds)
+    finally:
+        os._exit(70)
