@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+
+from executor.memcg import remove_groups
 
 CPU_ROOT = "/sys/fs/cgroup/cpu"
 PREFIX = "acecoder-exec-"
@@ -60,3 +63,20 @@ def _remove_stale_groups() -> None:
 def _write(path: str, text: str) -> None:
     with open(path, "w") as handle:
         handle.write(text)
+
+
+def forget_worker(pid: int) -> None:
+    """Remove the groups of a worker that has been reaped, e.g. after it was killed (its children die with
+    it a moment later: wait up to ~0.5 s for the group to empty); its memory groups too (memcg.py)."""
+    remove_groups(pid)
+    try:
+        names = [n for n in os.listdir(CPU_ROOT) if n.startswith(f"{PREFIX}{pid}-")]
+    except OSError:
+        return
+    for name in names:
+        for _ in range(100):
+            try:
+                os.rmdir(os.path.join(CPU_ROOT, name))
+                break
+            except OSError:
+                time.sleep(0.005)

@@ -22,6 +22,8 @@ def read_roots() -> list[str]:
         sysconfig.get_paths()["purelib"],
         sysconfig.get_paths()["platlib"],
     }
+    # The base interpreter's site-packages (under a virtualenv) may hold hidden packages too.
+    packages |= set(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix]))
     roots -= packages
     # The virtualenv itself may hold packages: allow it only entry by entry, like site-packages below.
     venv_roots = {r for r in roots if any(p.startswith(r + os.sep) for p in packages)}

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from executor.cgroup import forget_worker
 from executor.job import Job, Result, TestResult
 from executor.judge import judge_split, outputs_match
 from executor.paths import read_roots
@@ -125,6 +126,7 @@ class WorkerHandle:
         if self.proc.returncode is not None and self.slot is not None:
             SLOTS_IN_USE.release(self.slot)
             self.slot = None
+            forget_worker(self.proc.pid)  # its cpu cgroup, left behind when it was killed
 
 
 class Executor:

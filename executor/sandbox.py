@@ -189,7 +189,7 @@ def confine_child(
     if spec.uid is None:
         # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
         # can name (and so signal) no process outside, and whose death takes all its descendants with it.
-        active["pid_namespace"] = _enter_pid_namespace(spec.box_dir)
+        active["pid_namespace"] = _enter_pid_namespace(spec.box_dir, worker_pid)
         active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
         # A private SysV IPC namespace per child: shm/sem/msg die with it (no cross-job channel, no leak).
@@ -206,6 +206,11 @@ def confine_child(
         # worker, see pool.py): sweep them now (ESRCH when there are none).
         with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
+        # Changing credentials cleared the parent-death signal: arm it again, then make sure the worker did
+        # not die in between (else this child would outlive it).
+        active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != worker_pid:
+            os._exit(70)
     active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
     active["landlock"] = False
     if ruleset_fd >= 0:
@@ -242,7 +247,7 @@ def _read_only_except_box(box: str) -> bool:
     return _mount_setattr("/", True, 1, 0) and _mount_setattr(box, False, 0, 1)  # MOUNT_ATTR_RDONLY
 
 
-def _enter_pid_namespace(box: str) -> bool:
+def _enter_pid_namespace(box: str, worker_pid: int) -> bool:
     """unshare(user+pid+mount namespaces) and fork: the caller stays behind as a waiter, the child returns."""
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0:
@@ -262,6 +267,9 @@ def _enter_pid_namespace(box: str) -> bool:
     # namespace only (not every process of the caller's uid). The kernel exempts real root from it.
     with contextlib.suppress(OSError, ValueError):
         resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # entering a user namespace cleared it (new credentials)
+    if os.getppid() != worker_pid:  # the worker died before it was armed again
+        os._exit(70)
     pid = os.fork()
     if pid == 0:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the waiter (which dies with the worker)

@@ -26,6 +26,7 @@ from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
 from executor.boxclean import empty_dir
 from executor.cgroup import join_cpu_group, leave_cpu_group
+from executor.memcg import enter_as_zygote, make_memory_group, mark_as_child, remove_groups
 from executor.phases import restore, whole_last
 from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
 from executor.wire import (
@@ -58,6 +59,7 @@ WARM_MODULES = (
 )
 
 _PIPE_HEADER = struct.Struct(">Q")
+MEMORY_GROUP_EXTRA_MB = 256 + 64  # above --memory-mb: the box tmpfs and the zygote
 JOB_REPLY_BYTES = 20 << 20  # all reply frames of one job together (each is also capped at MAX_FRAME)
 SPARE_CPU_SECONDS = 24 * 3600  # a child lowers this to its job's budget before running any program code
 
@@ -271,6 +273,10 @@ class Worker:
         # One CPU share for this worker and everything it forks (before the zygote, so children inherit it).
         self.cpu_group = join_cpu_group(f"{new_nonce():x}")
         self.spec.worker_features["cpu_group"] = self.cpu_group is not None
+        # One memory limit for all processes of a program, box and shm included (joined by the zygote).
+        limit = (self.spec.memory_mb + MEMORY_GROUP_EXTRA_MB) << 20 if self.spec.memory_mb > 0 else 0
+        self.memory_group = make_memory_group(f"{new_nonce():x}", limit) if limit else None
+        self.spec.worker_features["memory_group"] = self.memory_group is not None
         self.children_file = f"/proc/self/task/{self.pid}/children"
         self.spare: Child | None = None  # forked and confined ahead of the next job
         self.zygote: Zygote | None = None  # started by main() before any job arrives
@@ -278,6 +284,7 @@ class Worker:
 
     def spawn_child(self, fds: tuple[int, ...]) -> None:
         """In a new child (forked by the zygote): confine it and serve requests; never returns."""
+        mark_as_child()
         child_module.FEATURES = confine_child(self.spec, fds, self.pid, SPARE_CPU_SECONDS)
         child_module.main()
 
@@ -437,6 +444,7 @@ class Worker:
         with contextlib.suppress(OSError):
             os.rmdir(self.root)
         leave_cpu_group(self.cpu_group)
+        remove_groups(self.pid)  # the memory group: its zygote and children are gone by now
 
 
 def _pidfd(pid: int) -> int:
@@ -518,7 +526,8 @@ def main() -> None:
     # copying-on-write) those pages in a child.
     gc.collect()
     gc.freeze()
-    worker.zygote = Zygote(worker.spawn_child)  # before any job: every child is forked from this state
+    # Before any job: every child is forked from this state (and charged to the memory group).
+    worker.zygote = Zygote(worker.spawn_child, lambda: enter_as_zygote(worker.memory_group))
     worker.spec.worker_features["zygote"] = True
     send_message(out_fd, {"ready": True, "features": worker.spec.worker_features})
     try:

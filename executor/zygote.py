@@ -6,13 +6,17 @@ program found the previous job's correct program in a frame and ran it). Childre
 this zygote, a copy of the worker taken at startup, which only ever receives two pipe fds per child.
 
 So that the worker stays the parent (it waits for, times and classifies its children exactly as before), the
-zygote double-forks: the middle process exits at once and the child is re-parented to the worker, which is
-the child subreaper. The child starts its confinement only once re-parented.
+zygote forks with clone(CLONE_PARENT), wrapped in CPython's own before/after-fork hooks like os.fork, and
+with CLONE_CHILD_SETTID pointing at libc's cached thread id (as libc's fork does; its offset is verified
+against gettid() at startup). Where that cannot be verified it double-forks instead (one fork slower): the
+middle process exits at once and the child is re-parented to the worker, the child subreaper, and starts
+its confinement only once re-parented.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -27,7 +31,7 @@ Spawn = Callable[[tuple[int, ...]], None]  # runs in the new child with its chan
 class Zygote:
     """Worker side: ask the zygote for a child holding `fds`; the child's pid comes back."""
 
-    def __init__(self, spawn: Spawn) -> None:
+    def __init__(self, spawn: Spawn, on_start: Callable[[], None] | None = None) -> None:
         worker = os.getpid()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
@@ -35,6 +39,8 @@ class Zygote:
             try:
                 ours.close()
                 prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the worker
+                if on_start is not None:
+                    on_start()  # e.g. join the children's memory cgroup (memcg.py)
                 if os.getppid() == worker:
                     _serve(theirs, spawn, worker)
             finally:
@@ -59,8 +65,47 @@ class Zygote:
             os.waitpid(self.pid, 0)
 
 
+CLONE_PARENT, CLONE_CHILD_SETTID, SIGCHLD, SYS_CLONE, SYS_GETTID = 0x8000, 0x01000000, 17, 56, 186
+TID_OFFSET = 720  # offsetof(struct pthread, tid) in glibc x86-64; checked against gettid() before use
+
+
+def _tid_field() -> int | None:
+    """Address of libc's cached tid of this thread, when it is where we expect (x86-64 glibc), else None."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.pthread_self.restype = ctypes.c_void_p
+        address = libc.pthread_self() + TID_OFFSET
+        if os.uname().machine == "x86_64" and ctypes.c_int.from_address(address).value == libc.syscall(
+            SYS_GETTID
+        ):
+            return address
+    except (OSError, AttributeError, TypeError):
+        pass
+    return None
+
+
+def _clone_parent(tid_field: int) -> int:
+    """fork(), except that the new process is a child of our parent (the worker); -1 on failure."""
+    python = ctypes.pythonapi  # holds the GIL across the call, as os.fork does
+    python.PyOS_BeforeFork()
+    pid = ctypes.PyDLL(None, use_errno=True).syscall(
+        ctypes.c_long(SYS_CLONE),
+        ctypes.c_long(CLONE_PARENT | CLONE_CHILD_SETTID | SIGCHLD),
+        ctypes.c_long(0),
+        ctypes.c_long(0),
+        ctypes.c_void_p(tid_field),
+        ctypes.c_long(0),
+    )
+    if pid == 0:
+        python.PyOS_AfterFork_Child()
+    else:
+        python.PyOS_AfterFork_Parent()
+    return pid
+
+
 def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
     """Zygote loop: one child per request, until the worker closes the socket."""
+    tid_field = _tid_field()
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(sock, 16, 4)
@@ -68,6 +113,19 @@ def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
             return
         if not message:
             return
+        pid = _clone_parent(tid_field) if tid_field is not None else -1
+        if pid == 0:
+            try:
+                sock.close()
+                if os.getppid() == worker:
+                    spawn(tuple(fds))
+            finally:
+                os._exit(70)
+        if pid > 0:
+            for fd in fds:
+                os.close(fd)
+            sock.send(pid.to_bytes(8, "big", signed=True))
+            continue
         read_end, write_end = os.pipe()
         middle = os.fork()
         if middle == 0:

@@ -7,8 +7,12 @@ the class is closed. Kept fast and bounded (no timed assertions, small inputs).
 from __future__ import annotations
 
 import os
+import site
+import sys
 import textwrap
+import threading
 
+import psutil
 import pytest
 
 from executor import Executor, Job
@@ -16,6 +20,7 @@ from executor.boxclean import empty_dir
 from executor.collisions import HashFlood, check_hashes
 from executor.equality import values_equal
 from executor.judge import _mod, outputs_match
+from executor.paths import HIDDEN_PACKAGES, read_roots
 from executor.plan import plan_test
 from executor.uids import SLOTS, UidSlots
 
@@ -373,3 +378,85 @@ def test_children_run_in_their_workers_cpu_group(executor):
     program = "def group():\n    return 'acecoder-exec-' in open('/proc/self/cgroup').read()\n"
     assert executor.features().get("cpu_group")
     assert run_one(executor, program, ["assert group() is True"])["pass_rate"] == 1.0
+
+
+# ---- found while fixing #13: a uid drop (or a new user namespace) cleared the parent-death signal ----
+
+
+@pytest.mark.parametrize("drop", [True, False], ids=["own-uid", "pid-namespace"])
+def test_children_die_with_a_killed_worker(drop):
+    with Executor(workers=1, timeout_s=5.0, drop_privileges=drop) as ex:
+        worker = ex._handles[0].proc
+        slow = Job("slow", "import time\ndef f():\n    time.sleep(3)\n    return 1\n", ["assert f() == 1"])
+        started: list[psutil.Process] = []
+
+        def kill_worker() -> None:
+            started.extend(psutil.Process(worker.pid).children(recursive=True))
+            worker.kill()
+
+        killer = threading.Timer(0.5, kill_worker)
+        killer.start()
+        assert ex.run([slow])[0].status == "crash"
+        killer.join()
+    assert started
+    _, alive = psutil.wait_procs(started, timeout=2.0)
+    assert [p.pid for p in alive] == []
+
+
+# ---- red-team near-miss: hidden data packages hidden in the base interpreter's site-packages too ----
+
+
+def test_hidden_packages_are_hidden_in_every_site_directory():
+    sites = set(site.getsitepackages()) | set(site.getsitepackages([sys.base_prefix, sys.base_exec_prefix]))
+    hidden = [os.path.join(d, name) for d in sites for name in HIDDEN_PACKAGES]
+    roots = read_roots()
+    for path in hidden:
+        assert not any(path == root or path.startswith(root + os.sep) for root in roots), path
+
+
+# ---- red-team near-miss: stdio programs using binary streams and fd 0 ----
+
+STDIO_FORMS = {
+    "stdin.buffer": "import sys\na, b = map(int, sys.stdin.buffer.readline().split())\nprint(a + b)\n",
+    "open(0)": "a, b = map(int, open(0).read().split())\nprint(a + b)\n",
+    "stdout.buffer": "import sys\na, b = map(int, input().split())\n"
+    "sys.stdout.buffer.write(b'%d\\n' % (a + b))\n",
+    "os.read(0)": "import os\na, b = map(int, os.read(0, 100).split())\nprint(a + b)\n",
+}
+
+
+def test_stdio_programs_may_use_binary_streams_and_fd0(executor):
+    case = {"input": "3 4\n", "output": "7\n"}
+    jobs = [Job(name, program, [case]) for name, program in STDIO_FORMS.items()]
+    for result in executor.run(jobs):
+        assert result.pass_rate == 1.0, result.to_dict()
+
+
+# ---- red-team #10: RLIMIT_AS is per process; a memory cgroup bounds a program's processes together ----
+
+FORK_MEMORY = """
+import os, signal, time
+def killed():
+    pids = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            block = b"x" * (200 << 20)  # each process stays under its own RLIMIT_AS
+            time.sleep(3)
+            os._exit(0)
+        pids.append(pid)
+    time.sleep(1.5)
+    dead = 0
+    for pid in pids:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        dead += bool(done) and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    return dead
+"""
+
+
+def test_a_programs_processes_share_one_memory_limit():
+    with Executor(workers=1, timeout_s=5.0, memory_mb=256) as ex:
+        if not ex.features().get("memory_group"):
+            pytest.skip("no writable memory cgroup")
+        (result,) = ex.run([Job("forks", FORK_MEMORY, ["assert killed() >= 3"])])
+    assert result.pass_rate == 1.0, result.to_dict()  # 6 x 200 MiB > 256 + 320 MiB: the OOM killer acted
