@@ -34,7 +34,17 @@ def sandbox_processes(idle: frozenset[int] = frozenset()) -> list[psutil.Process
     for proc in psutil.Process().children(recursive=True):
         if proc.pid not in idle and proc.pid not in workers:
             found[proc.pid] = proc
-    return [p for p in found.values() if not _under(p, idle)]
+    return [p for p in found.values() if not _under(p, idle) and _alive(p)]
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """False for a process that is gone or already dead (a zombie waiting for its parent's wait()): the
+    guarantee is that nothing is left running. Under load, an exited helper of an earlier test can sit as a
+    zombie for a moment before it is reaped; it runs no code and holds no resources but its pid."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _under(proc: psutil.Process, idle: frozenset[int]) -> bool:
