@@ -93,6 +93,11 @@ def _unprivileged_netns() -> bool:
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
         return False
+    return _map_own_ids(uid, gid)
+
+
+def _map_own_ids(uid: int, gid: int) -> bool:
+    """In a fresh user namespace, map only the caller's own uid/gid (and deny setgroups); False if refused."""
     try:
         for name, text in (
             ("setgroups", "deny"),
@@ -252,16 +257,7 @@ def _enter_pid_namespace(box: str, worker_pid: int) -> bool:
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0:
         return False
-    try:
-        for name, text in (
-            ("setgroups", "deny"),
-            ("uid_map", f"{uid} {uid} 1"),
-            ("gid_map", f"{gid} {gid} 1"),
-        ):
-            with open(f"/proc/self/{name}", "w") as handle:
-                handle.write(text)
-    except OSError:
-        pass  # maps may be refused; the namespace still isolates pids
+    _map_own_ids(uid, gid)  # maps may be refused; the namespace still isolates pids
     _read_only_except_box(box)
     # Since Linux 5.14 RLIMIT_NPROC counts per user namespace: set now, it bounds the processes in this
     # namespace only (not every process of the caller's uid). The kernel exempts real root from it.
