@@ -56,10 +56,15 @@ def enter_as_zygote(path: str | None) -> None:
         _write("/proc/self/oom_score_adj", "-1000")
 
 
-def mark_as_child() -> None:
-    """In a new child, still privileged: be the OOM killer's first choice (undo the zygote's -1000)."""
+def mark_as_child(pid: int) -> None:
+    """From the worker, before the child gets any request: make it the OOM killer's first choice (undo the
+    zygote's -1000). The child cannot: it is born inside the zygote's Landlock domain (read-only /proc)."""
     with contextlib.suppress(OSError):
-        _write("/proc/self/oom_score_adj", "1000")
+        fd = os.open(f"/proc/{pid}/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"1000")
+        finally:
+            os.close(fd)
 
 
 def remove_groups(pid: int | None, wait_s: float = 0.5) -> None:

@@ -222,7 +222,7 @@ class Executor:
     def map(self, jobs: Iterable[Job | dict[str, Any]], window: int | None = None) -> Iterator[Result]:
         """Judge jobs lazily, yielding results in input order as soon as each is ready."""
         self.start()
-        window = window or 4 * self.workers
+        window = window or 64 * self.workers
         with self._map_lock:
             done: dict[int, Result] = {}
             cond = threading.Condition()

@@ -64,6 +64,7 @@ def _kernel_channel_checks() -> dict[str, bool]:
         "io_uring": _blocked(lambda: _syscall(425, 8, ctypes.create_string_buffer(120))),
         "memfd": _blocked(lambda: _syscall(319, b"x", 0)),
         "user_namespace": _blocked(lambda: _syscall(272, 0x10000000)),  # unshare(CLONE_NEWUSER)
+        "sysv_ipc": _blocked(lambda: _syscall(29, 0, 4096, 0o1600)),  # shmget(IPC_PRIVATE)
     }
 
 
@@ -80,6 +81,11 @@ def run_probes(request: dict[str, Any]) -> dict[str, Any]:
         "tcp_loopback": _blocked(lambda: _connect("127.0.0.1", int(request.get("port", 9)))),
         "tcp_external": _blocked(lambda: _connect("1.1.1.1", 53)),
     }
+    if "zygote_pid" in request:  # root, outside the child's uid: shares its Landlock domain, nothing else
+        zygote = int(request["zygote_pid"])
+        checks["signal_zygote"] = _blocked(lambda: os.kill(zygote, 0))
+        checks["read_zygote_memory"] = _blocked(lambda: _read(f"/proc/{zygote}/mem"))
+        checks["ptrace_zygote"] = _blocked(lambda: _ptrace(zygote))
     if "secret" in request:
         checks["read_outside_file"] = _blocked(lambda: _read(request["secret"]))
     if "victim" in request:

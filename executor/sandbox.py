@@ -42,6 +42,10 @@ class SandboxSpec:
         self.nofile, self.nproc, self.fsize_mb = 64, 64, 64
         self.ruleset = ruleset
         self.worker_features: dict[str, bool] = features
+        self.seccomp_filter = seccomp.Filter()  # built here so that a child only installs it
+        # Set in the zygote by confine_zygote (its children inherit them): what every child has from birth.
+        self.inherited: dict[str, bool] | None = None
+        self.null_fd = -1
 
 
 def prctl(option: int, arg: int) -> bool:
@@ -165,25 +169,43 @@ def umount_detach(path: str) -> None:
     _libc.umount2(path.encode(), 2)
 
 
+def confine_zygote(spec: SandboxSpec) -> None:
+    """Once, in the zygote of the own-uid path: the steps that would be identical in every child.
+
+    no_new_privs, the Landlock domain and the seccomp filter are inherited by every process the zygote forks,
+    so no child pays for them (Landlock merges its ~900 rules into a new domain per restrict_self). The zygote
+    keeps running as root, so its children can still drop to the worker's uid; it writes nothing and reads
+    nothing once confined, and holds no job data (zygote.py). On the pid-namespace path each child must
+    mount and unshare first, which Landlock and the filter forbid, so it applies all three itself.
+    """
+    if spec.uid is None:
+        return
+    spec.null_fd = os.open("/dev/null", os.O_RDWR)  # before Landlock: children take their stdio from it
+    inherited = {"no_new_privs": prctl(PR_SET_NO_NEW_PRIVS, 1), "landlock": False}
+    if spec.ruleset is not None and spec.ruleset.fd >= 0:
+        inherited["landlock"] = spec.ruleset.restrict_self()
+        os.close(spec.ruleset.fd)
+    inherited["seccomp"] = spec.seccomp_filter.install(_libc)
+    spec.inherited = inherited
+
+
 def confine_child(
     spec: SandboxSpec, channel: tuple[int, int], worker_pid: int, cpu_seconds: int
 ) -> dict[str, bool]:
     """Confine the current (freshly forked) process; returns which protections are active."""
+    inherited = spec.inherited or {}
     active: dict[str, bool] = {}
     # Own process group: the worker kills the group as a whole. The worker already runs in its own session
     # with no controlling terminal (and setsid here would cost ~2 ms: a new scheduler autogroup per call).
     os.setpgid(0, 0)
     active["process_group"] = True
-    active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != worker_pid:  # the worker died between fork and prctl
-        os._exit(70)
     # Only the channel survives: stdin/stdout/stderr go to /dev/null, every other inherited fd is closed.
     # Move the fds we keep above the low numbers first so that dup2 onto 0..3 cannot clobber them.
     read_fd, write_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in channel)
     ruleset_fd = -1
-    if spec.ruleset is not None and spec.ruleset.fd >= 0:
+    if spec.inherited is None and spec.ruleset is not None and spec.ruleset.fd >= 0:
         ruleset_fd = fcntl.fcntl(spec.ruleset.fd, fcntl.F_DUPFD, 10)
-    null = os.open("/dev/null", os.O_RDWR)
+    null = spec.null_fd if spec.null_fd >= 0 else os.open("/dev/null", os.O_RDWR)
     os.dup2(read_fd, CHANNEL_FDS[0], inheritable=False)
     os.dup2(write_fd, CHANNEL_FDS[1], inheritable=False)
     for fd in (0, 1, 2):
@@ -192,13 +214,17 @@ def confine_child(
     os.chdir(spec.box_dir)
     active["rlimits"] = _set_limits(spec, cpu_seconds)
     if spec.uid is None:
+        active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != worker_pid:  # the worker died between fork and prctl
+            os._exit(70)
         # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
         # can name (and so signal) no process outside, and whose death takes all its descendants with it.
         active["pid_namespace"] = _enter_pid_namespace(spec.box_dir, worker_pid)
         active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
-        # A private SysV IPC namespace per child: shm/sem/msg die with it (no cross-job channel, no leak).
-        active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
+        if not inherited.get("seccomp"):
+            # No filter to deny SysV IPC: a private IPC namespace per child instead (shm/sem/msg die with it).
+            active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
         active["uid_drop"] = False
         try:
             os.setgroups([])
@@ -211,19 +237,25 @@ def confine_child(
         # worker, see pool.py): sweep them now (ESRCH when there are none).
         with contextlib.suppress(OSError):
             os.kill(-1, signal.SIGKILL)
-        # Changing credentials cleared the parent-death signal: arm it again, then make sure the worker did
-        # not die in between (else this child would outlive it).
+        # Armed only now: changing credentials clears the parent-death signal. Then make sure the worker did
+        # not die before it was armed (else this child would outlive it).
         active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != worker_pid:
             os._exit(70)
-    active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
-    active["landlock"] = False
-    if ruleset_fd >= 0:
-        active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
-        os.close(ruleset_fd)
+    if spec.inherited is not None:
+        active.update(inherited)
+        active["sysv_ipc_denied"] = inherited["seccomp"]
+    else:
+        active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
+        active["landlock"] = False
+        if ruleset_fd >= 0:
+            active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
+            os.close(ruleset_fd)
     active["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
-    # Last: keyring, io_uring, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, new namespaces -> EPERM.
-    active["seccomp"] = seccomp.install(_libc)
+    if spec.inherited is None:
+        # Last: keyring, io_uring, SysV IPC, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, namespaces -> EPERM.
+        active["seccomp"] = spec.seccomp_filter.install(_libc)
+        active["sysv_ipc_denied"] = active["seccomp"]
     # The environment was already made minimal in the worker (setup_worker): nothing to copy-on-write here.
     active["netns"] = spec.worker_features.get("netns", False)
     return active

@@ -3,9 +3,10 @@
 Namespaces, uid drop and Landlock leave a few kernel channels open to an unprivileged process: the kernel
 keyring (shared across uids, survives the job), io_uring (a second syscall path), AF_UNIX pathname sockets
 (host services; Landlock does not cover connect), AF_NETLINK/AF_PACKET/AF_VSOCK sockets, memfd (memory that
-RLIMIT_AS does not count until mapped), and new namespaces (user namespaces widen the kernel's attack
-surface). x86-64 only: on other architectures (or a mismatched syscall ABI) nothing is installed / the call
-is killed. Installed last in confine_child, after no_new_privs, so no program code runs before it.
+RLIMIT_AS does not count until mapped), SysV IPC and POSIX message queues (objects that outlive the job), and
+new namespaces (user namespaces widen the kernel's attack surface). x86-64 only: on other architectures (or a mismatched syscall ABI) nothing is installed / the call
+is killed. Installed after no_new_privs and before any program code runs: once in the zygote, which every
+child inherits, on the own-uid path; last in confine_child on the pid-namespace path (see sandbox.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,26 @@ DENIED = {
     "io_uring_setup": 425,
     "io_uring_enter": 426,
     "io_uring_register": 427,
+    # SysV IPC and POSIX message queues: objects that outlive the program and are shared across its IPC
+    # namespace (a cross-job channel). Denied outright, so children need no IPC namespace of their own.
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "shmdt": 67,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "semtimedop": 220,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
 }
 SYS_SOCKET, SYS_CLONE, SYS_CLONE3 = 41, 56, 435
 DENIED_FAMILIES = {"AF_UNIX": 1, "AF_NETLINK": 16, "AF_PACKET": 17, "AF_VSOCK": 40}
@@ -80,11 +101,17 @@ def supported() -> bool:
     return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
 
 
-def install(libc: ctypes.CDLL) -> bool:
-    """Install the filter on the calling thread (needs no_new_privs or CAP_SYS_ADMIN); True on success."""
-    if not supported():
-        return False
-    code = build_filter()
-    buffer = ctypes.create_string_buffer(code, len(code))
-    prog = _FProg(len(code) // 8, ctypes.addressof(buffer))
-    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
+class Filter:
+    """The filter program, built once (in the worker) so that installing it costs a child one syscall."""
+
+    def __init__(self) -> None:
+        code = build_filter() if supported() else b""
+        self.buffer = ctypes.create_string_buffer(code, max(len(code), 1))
+        self.prog = _FProg(len(code) // 8, ctypes.addressof(self.buffer))
+
+    def install(self, libc: ctypes.CDLL) -> bool:
+        """Install on the calling thread (needs no_new_privs or CAP_SYS_ADMIN); True on success. Inherited
+        by every process it forks."""
+        if not self.prog.len:
+            return False
+        return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.prog), 0, 0) == 0

@@ -28,7 +28,15 @@ from executor.boxclean import empty_dir
 from executor.cgroup import join_cpu_group, leave_cpu_group
 from executor.memcg import enter_as_zygote, make_memory_group, mark_as_child, remove_groups
 from executor.phases import restore, whole_last
-from executor.sandbox import PR_SET_PDEATHSIG, SandboxSpec, confine_child, prctl, setup_worker, umount_detach
+from executor.sandbox import (
+    PR_SET_PDEATHSIG,
+    SandboxSpec,
+    confine_child,
+    confine_zygote,
+    prctl,
+    setup_worker,
+    umount_detach,
+)
 from executor.wire import (
     HEADER,
     MAX_FRAME,
@@ -124,6 +132,8 @@ class Child:
                 os._exit(70)
         os.close(request_read)
         os.close(reply_write)
+        if worker.memory_group is not None:
+            mark_as_child(pid)  # before the child's first request: no program code has run in it yet
         self.pid, self.write_fd, self.read_fd = pid, request_write, reply_read
         self.alive = True
         self.exit_fd = _pidfd(pid)  # readable once the child has exited: wait for that, never poll
@@ -282,9 +292,13 @@ class Worker:
         self.zygote: Zygote | None = None  # started by main() before any job arrives
         self.reply_budget = JOB_REPLY_BYTES  # reset per job (run_job); spent by Child.reply
 
+    def prepare_zygote(self) -> None:
+        """In the zygote, once: join the children's memory group, then the confinement every child shares."""
+        enter_as_zygote(self.memory_group)
+        confine_zygote(self.spec)
+
     def spawn_child(self, fds: tuple[int, ...]) -> None:
         """In a new child (forked by the zygote): confine it and serve requests; never returns."""
-        mark_as_child()
         child_module.FEATURES = confine_child(self.spec, fds, self.pid, SPARE_CPU_SECONDS)
         child_module.main()
 
@@ -422,7 +436,8 @@ class Worker:
         """Start one confined child and let it try forbidden things (for --check-sandbox)."""
         child = self.take_child()
         try:
-            reply = child.request({"op": "probe", "worker_pid": self.pid, **request}, 30.0)
+            zygote = {"zygote_pid": self.zygote.pid} if self.zygote is not None else {}
+            reply = child.request({"op": "probe", "worker_pid": self.pid, **zygote, **request}, 30.0)
         except ChildGone as gone:
             reply = {"error": gone.error}
         finally:
@@ -527,7 +542,7 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     # Before any job: every child is forked from this state (and charged to the memory group).
-    worker.zygote = Zygote(worker.spawn_child, lambda: enter_as_zygote(worker.memory_group))
+    worker.zygote = Zygote(worker.spawn_child, worker.prepare_zygote)
     worker.spec.worker_features["zygote"] = True
     send_message(out_fd, {"ready": True, "features": worker.spec.worker_features})
     try:
