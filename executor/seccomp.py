@@ -4,9 +4,10 @@ Namespaces, uid drop and Landlock leave a few kernel channels open to an unprivi
 keyring (shared across uids, survives the job), io_uring (a second syscall path), AF_UNIX pathname sockets
 (host services; Landlock does not cover connect), AF_NETLINK/AF_PACKET/AF_VSOCK sockets, memfd (memory that
 RLIMIT_AS does not count until mapped), SysV IPC and POSIX message queues (objects that outlive the job), and
-new namespaces (user namespaces widen the kernel's attack surface). x86-64 only: on other architectures (or a mismatched syscall ABI) nothing is installed / the call
-is killed. Installed after no_new_privs and before any program code runs: once in the zygote, which every
-child inherits, on the own-uid path; last in confine_child on the pid-namespace path (see sandbox.py).
+new namespaces (user namespaces widen the kernel's attack surface). x86-64 only: on other architectures
+nothing is installed, and a call through a mismatched syscall ABI is killed. Installed after no_new_privs and
+before any program code runs: once in the zygote, which every child inherits, on the own-uid path; last in
+confine_child on the pid-namespace path (see sandbox.py).
 """
 
 from __future__ import annotations
