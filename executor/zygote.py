@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 import socket
@@ -84,23 +85,32 @@ def _tid_field() -> int | None:
     return None
 
 
-def _clone_parent(tid_field: int) -> int:
-    """fork(), except that the new process is a child of our parent (the worker); -1 on failure."""
-    python = ctypes.pythonapi  # holds the GIL across the call, as os.fork does
-    python.PyOS_BeforeFork()
-    pid = ctypes.PyDLL(None, use_errno=True).syscall(
-        ctypes.c_long(SYS_CLONE),
-        ctypes.c_long(CLONE_PARENT | CLONE_CHILD_SETTID | SIGCHLD),
-        ctypes.c_long(0),
-        ctypes.c_long(0),
-        ctypes.c_void_p(tid_field),
-        ctypes.c_long(0),
-    )
-    if pid == 0:
-        python.PyOS_AfterFork_Child()
-    else:
-        python.PyOS_AfterFork_Parent()
-    return pid
+class _CloneParent:
+    """fork(), except that the new process is a child of our parent (the worker); -1 on failure.
+
+    Everything it needs is built once: after each fork every page the zygote writes is copied again (it is
+    shared with the new child), so the loop between forks must allocate and touch as little as possible."""
+
+    def __init__(self, tid_field: int) -> None:
+        self.before, self.after_child, self.after_parent = (
+            ctypes.pythonapi.PyOS_BeforeFork,  # holds the GIL across the call, as os.fork does
+            ctypes.pythonapi.PyOS_AfterFork_Child,
+            ctypes.pythonapi.PyOS_AfterFork_Parent,
+        )
+        self.syscall = ctypes.PyDLL(None, use_errno=True).syscall
+        self.syscall.argtypes = (ctypes.c_long,) * 6
+        self.syscall.restype = ctypes.c_long
+        self.flags = CLONE_PARENT | CLONE_CHILD_SETTID | SIGCHLD
+        self.tid_field = tid_field
+
+    def __call__(self) -> int:
+        self.before()
+        pid = self.syscall(SYS_CLONE, self.flags, 0, 0, self.tid_field, 0)
+        if pid == 0:
+            self.after_child()
+        else:
+            self.after_parent()
+        return pid
 
 
 def _release_free_heap() -> None:
@@ -113,6 +123,8 @@ def _release_free_heap() -> None:
 def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
     """Zygote loop: one child per request, until the worker closes the socket."""
     tid_field = _tid_field()
+    clone_parent = _CloneParent(tid_field) if tid_field is not None else None
+    gc.disable()  # the loop makes no cycles; a collection here would touch (and so copy) many pages
     _release_free_heap()
     while True:
         try:
@@ -121,9 +133,10 @@ def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
             return
         if not message:
             return
-        pid = _clone_parent(tid_field) if tid_field is not None else -1
+        pid = clone_parent() if clone_parent is not None else -1
         if pid == 0:
             try:
+                gc.enable()
                 sock.close()
                 if os.getppid() == worker:
                     spawn(tuple(fds))
