@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from executor.equality import values_equal
-from executor.sandbox import CHANNEL_FDS
+from executor.sandbox import CHANNEL_FDS, sweep_own_uid
 from executor.stdio import input_on_fd0, make_streams, output_text
 from executor.wire import MAX_FRAME, EncodeError, decode_value, encode_value, read_exact, write_raw
 
@@ -64,6 +64,8 @@ class Session:
 
     def run_batch(self, request: dict[str, Any]) -> None:
         """Load the program, then run every test, replying after each step (the worker times each step)."""
+        if request.get("sweep"):  # the worker saw leftovers of an earlier program of this uid
+            sweep_own_uid()
         cpu = int(request.get("cpu", 0))
         if cpu > 0:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))

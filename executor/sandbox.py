@@ -43,14 +43,18 @@ class SandboxSpec:
         self.ruleset = ruleset
         self.worker_features: dict[str, bool] = features
         self.seccomp_filter = seccomp.Filter()  # built here so that a child only installs it
-        # Set in the zygote by confine_zygote (its children inherit them): what every child has from birth.
+        # Set in the zygote by confine_zygote (its children inherit it): what every child has from birth.
         self.inherited: dict[str, bool] | None = None
-        self.null_fd = -1
+
+
+_prctl = _libc["prctl"]  # a function object of its own: seccomp.py calls prctl with a pointer
+_prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4  # converted in C: no ctypes objects per call
+_prctl.restype = ctypes.c_int
 
 
 def prctl(option: int, arg: int) -> bool:
     """Call prctl(option, arg); True on success."""
-    return _libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0) == 0
+    return _prctl(option, arg, 0, 0, 0) == 0
 
 
 def setup_worker(
@@ -169,31 +173,100 @@ def umount_detach(path: str) -> None:
     _libc.umount2(path.encode(), 2)
 
 
-def confine_zygote(spec: SandboxSpec) -> None:
-    """Once, in the zygote of the own-uid path: the steps that would be identical in every child.
+def confine_zygote(spec: SandboxSpec, cpu_seconds: int) -> None:
+    """Once, in the zygote of the own-uid path: every step that would be identical in every child.
 
-    no_new_privs, the Landlock domain and the seccomp filter are inherited by every process the zygote forks,
-    so no child pays for them (Landlock merges its ~900 rules into a new domain per restrict_self). The zygote
-    keeps running as root, so its children can still drop to the worker's uid; it writes nothing and reads
-    nothing once confined, and holds no job data (zygote.py). On the pid-namespace path each child must
-    mount and unshare first, which Landlock and the filter forbid, so it applies all three itself.
+    Everything here is inherited by each process the zygote forks, so no child pays for it: no_new_privs, the
+    Landlock domain (restrict_self merges its ~900 rules into a new domain on every call), the seccomp
+    filter, the hard limits, /dev/null as stdio and the box as working directory. The zygote keeps running
+    as root (root is exempt from RLIMIT_NPROC), so its children can still drop to the worker's uid and the
+    programs cannot signal it; once confined it reads and writes nothing, and it holds no job data
+    (zygote.py). On the pid-namespace path each child must mount and unshare first, which Landlock and the
+    filter forbid, so it applies all of this itself.
     """
     if spec.uid is None:
         return
-    spec.null_fd = os.open("/dev/null", os.O_RDWR)  # before Landlock: children take their stdio from it
-    inherited = {"no_new_privs": prctl(PR_SET_NO_NEW_PRIVS, 1), "landlock": False}
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    os.chdir(spec.box_dir)
+    # RLIMIT_CPU counts per process, from zero in each child (whose job lowers it to its own budget).
+    inherited = {"rlimits": _set_limits(spec, cpu_seconds), "no_new_privs": prctl(PR_SET_NO_NEW_PRIVS, 1)}
+    inherited["landlock"] = False
     if spec.ruleset is not None and spec.ruleset.fd >= 0:
         inherited["landlock"] = spec.ruleset.restrict_self()
         os.close(spec.ruleset.fd)
     inherited["seccomp"] = spec.seccomp_filter.install(_libc)
+    inherited["sysv_ipc_denied"] = inherited["seccomp"]
     spec.inherited = inherited
+
+
+def _confine_zygote_child(spec: SandboxSpec, channel: tuple[int, int], worker_pid: int) -> dict[str, bool]:
+    """The per-child steps left once the zygote applied the rest (confine_zygote); own-uid path only.
+
+    Every line here runs in every child, and each object it touches is a page copied: kept to a few
+    syscalls. Leftovers of an earlier program of this uid are swept by the worker, and by the child itself
+    when the worker asks (Session.run_batch)."""
+    os.setpgid(0, 0)  # own process group: the worker kills the group as a whole
+    _keep_only_channel(channel)
+    features = {**spec.inherited, **_CHILD_STEPS}
+    if not features["seccomp"]:
+        # No filter to deny SysV IPC: a private IPC namespace per child instead (shm/sem/msg die with it).
+        features["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
+    _drop_to_uid(spec.uid, worker_pid, sweep=False)
+    features["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
+    return features
+
+
+_CHILD_STEPS = {"process_group": True, "uid_drop": True, "pdeathsig": True}
+
+
+def _keep_only_channel(channel: tuple[int, int]) -> None:
+    """Move the channel to fds 3 and 4 (close-on-exec) and close every other fd above stdio."""
+    read_fd, write_fd = channel
+    if write_fd == CHANNEL_FDS[0]:  # would be overwritten by the read end before it is moved
+        write_fd = fcntl.fcntl(write_fd, fcntl.F_DUPFD, CHANNEL_FDS[1] + 1)
+    for source, target in zip((read_fd, write_fd), CHANNEL_FDS):
+        if source == target:
+            os.set_inheritable(target, False)
+        else:
+            os.dup2(source, target, inheritable=False)
+    os.closerange(CHANNEL_FDS[1] + 1, 1 << 20)  # one close_range(2) call on Linux
+
+
+def _drop_to_uid(uid: int, worker_pid: int, sweep: bool) -> None:
+    """Become the worker's unprivileged uid (no groups) and die with the worker; with `sweep`, first kill
+    every other process of that uid (leftovers of an earlier program of this worker)."""
+    try:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    except OSError:
+        os._exit(UID_DROP_FAILED)  # fail closed: never run a program as the worker's (root) uid
+    if sweep:
+        sweep_own_uid()
+    # Armed only now: a credential change clears the parent-death signal. Then make sure the worker did not
+    # die before it was armed (else this child would outlive it).
+    if not prctl(PR_SET_PDEATHSIG, signal.SIGKILL) or os.getppid() != worker_pid:
+        os._exit(70)
+
+
+def sweep_own_uid() -> None:
+    """Kill every other process of the caller's uid (never shared with a live worker, see pool.py). The
+    kernel walks every process for this, so it is done only when the worker saw leftovers."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass  # ESRCH: there were none
 
 
 def confine_child(
     spec: SandboxSpec, channel: tuple[int, int], worker_pid: int, cpu_seconds: int
 ) -> dict[str, bool]:
     """Confine the current (freshly forked) process; returns which protections are active."""
-    inherited = spec.inherited or {}
+    if spec.inherited is not None:
+        return _confine_zygote_child(spec, channel, worker_pid)
     active: dict[str, bool] = {}
     # Own process group: the worker kills the group as a whole. The worker already runs in its own session
     # with no controlling terminal (and setsid here would cost ~2 ms: a new scheduler autogroup per call).
@@ -203,9 +276,9 @@ def confine_child(
     # Move the fds we keep above the low numbers first so that dup2 onto 0..3 cannot clobber them.
     read_fd, write_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in channel)
     ruleset_fd = -1
-    if spec.inherited is None and spec.ruleset is not None and spec.ruleset.fd >= 0:
+    if spec.ruleset is not None and spec.ruleset.fd >= 0:
         ruleset_fd = fcntl.fcntl(spec.ruleset.fd, fcntl.F_DUPFD, 10)
-    null = spec.null_fd if spec.null_fd >= 0 else os.open("/dev/null", os.O_RDWR)
+    null = os.open("/dev/null", os.O_RDWR)
     os.dup2(read_fd, CHANNEL_FDS[0], inheritable=False)
     os.dup2(write_fd, CHANNEL_FDS[1], inheritable=False)
     for fd in (0, 1, 2):
@@ -222,40 +295,19 @@ def confine_child(
         active["pid_namespace"] = _enter_pid_namespace(spec.box_dir, worker_pid)
         active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
-        if not inherited.get("seccomp"):
-            # No filter to deny SysV IPC: a private IPC namespace per child instead (shm/sem/msg die with it).
-            active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
-        active["uid_drop"] = False
-        try:
-            os.setgroups([])
-            os.setresgid(spec.uid, spec.uid, spec.uid)
-            os.setresuid(spec.uid, spec.uid, spec.uid)
-            active["uid_drop"] = True
-        except OSError:
-            os._exit(UID_DROP_FAILED)  # fail closed: never run a program as the worker's (root) uid
-        # Leftovers of an earlier program of this worker run under the same uid (never shared with a live
-        # worker, see pool.py): sweep them now (ESRCH when there are none).
-        with contextlib.suppress(OSError):
-            os.kill(-1, signal.SIGKILL)
-        # Armed only now: changing credentials clears the parent-death signal. Then make sure the worker did
-        # not die before it was armed (else this child would outlive it).
-        active["pdeathsig"] = prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != worker_pid:
-            os._exit(70)
-    if spec.inherited is not None:
-        active.update(inherited)
-        active["sysv_ipc_denied"] = inherited["seccomp"]
-    else:
-        active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
-        active["landlock"] = False
-        if ruleset_fd >= 0:
-            active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
-            os.close(ruleset_fd)
+        # A plain fork of the worker (no zygote yet): a private IPC namespace, then the uid drop.
+        active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
+        _drop_to_uid(spec.uid, worker_pid, sweep=True)
+        active["uid_drop"] = active["pdeathsig"] = True
+    active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
+    active["landlock"] = False
+    if ruleset_fd >= 0:
+        active["landlock"] = spec.ruleset.restrict_self(ruleset_fd)
+        os.close(ruleset_fd)
     active["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
-    if spec.inherited is None:
-        # Last: keyring, io_uring, SysV IPC, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, namespaces -> EPERM.
-        active["seccomp"] = spec.seccomp_filter.install(_libc)
-        active["sysv_ipc_denied"] = active["seccomp"]
+    # Last: keyring, io_uring, SysV IPC, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, namespaces -> EPERM.
+    active["seccomp"] = spec.seccomp_filter.install(_libc)
+    active["sysv_ipc_denied"] = active["seccomp"]
     # The environment was already made minimal in the worker (setup_worker): nothing to copy-on-write here.
     active["netns"] = spec.worker_features.get("netns", False)
     return active

@@ -291,11 +291,12 @@ class Worker:
         self.spare: Child | None = None  # forked and confined ahead of the next job
         self.zygote: Zygote | None = None  # started by main() before any job arrives
         self.reply_budget = JOB_REPLY_BYTES  # reset per job (run_job); spent by Child.reply
+        self.leftovers = False  # set by sweep(): a program left processes behind
 
     def prepare_zygote(self) -> None:
         """In the zygote, once: join the children's memory group, then the confinement every child shares."""
         enter_as_zygote(self.memory_group)
-        confine_zygote(self.spec)
+        confine_zygote(self.spec, SPARE_CPU_SECONDS)
 
     def spawn_child(self, fds: tuple[int, ...]) -> None:
         """In a new child (forked by the zygote): confine it and serve requests; never returns."""
@@ -311,6 +312,7 @@ class Worker:
             stray = [pid for pid in self._children() if pid not in keep]
             if not stray:
                 break
+            self.leftovers = True  # the next child also sweeps its uid before loading its program
             for pid in stray:  # each is our child (zombies included), so its pid cannot be reused yet
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
@@ -373,7 +375,9 @@ class Worker:
                 nonces = [new_nonce() for _ in range(len(todo) + 1)]
                 cpu = math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1
                 batch = {"op": "run", "program": job["program"], "run": not job["stdio"], "tests": todo}
+                batch["sweep"] = self.leftovers
                 child.send({**batch, "nonces": nonces, "cpu": cpu})
+                self.leftovers = False
                 problem = self._load_reply(child, nonces[0], time.monotonic() + load_timeout)
                 if problem is not None:
                     if not out:

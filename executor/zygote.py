@@ -136,8 +136,7 @@ def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
         pid = clone_parent() if clone_parent is not None else -1
         if pid == 0:
             try:
-                gc.enable()
-                sock.close()
+                gc.enable()  # our socket is closed with every other fd by the child's confinement
                 if os.getppid() == worker:
                     spawn(tuple(fds))
             finally:
