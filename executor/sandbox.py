@@ -255,10 +255,8 @@ def _drop_to_uid(uid: int, worker_pid: int, sweep: bool) -> None:
 def sweep_own_uid() -> None:
     """Kill every other process of the caller's uid (never shared with a live worker, see pool.py). The
     kernel walks every process for this, so it is done only when the worker saw leftovers."""
-    try:
+    with contextlib.suppress(OSError):  # ESRCH: there were none
         os.kill(-1, signal.SIGKILL)
-    except OSError:
-        pass  # ESRCH: there were none
 
 
 def confine_child(
