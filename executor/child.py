@@ -37,6 +37,9 @@ def describe(err: BaseException) -> dict[str, str]:
     return {"kind": kind, "error": f"{name}: {text}" if text else name}
 
 
+_REPLY_JSON = json.JSONEncoder(separators=(",", ":"))  # built once (json.dumps builds one per call here)
+
+
 class Session:
     """State of one child: the program's namespace and compiled code."""
 
@@ -85,7 +88,7 @@ class Session:
         except BaseException as err:
             reply.update(describe(err))
         try:
-            data = json.dumps(reply, separators=(",", ":")).encode("utf-8", "surrogatepass")
+            data = _REPLY_JSON.encode(reply).encode("utf-8", "surrogatepass")
         except BaseException as err:
             data = json.dumps({"n": nonce, **describe(err)}).encode()
         if len(data) > MAX_FRAME:

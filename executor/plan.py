@@ -253,6 +253,9 @@ def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_name(function), args=list(args), keywords=[])
 
 
+_FLAT_LITERALS = (ast.List, ast.Tuple, ast.Set)
+
+
 class _LeafExtractor(ast.NodeTransformer):
     """Rewrite an assert expression into trusted glue; everything else becomes `_leaf(i)`."""
 
@@ -260,6 +263,7 @@ class _LeafExtractor(ast.NodeTransformer):
         self.leaves: list[str] = []
         self.groups: list[tuple[str, list[int]]] = []
         self.pure: set[int] = set()
+        self._non_glue: dict[int, tuple[ast.AST, bool]] = {}
 
     def leaf(self, node: ast.expr) -> ast.expr:
         if is_program_free(node):
@@ -268,6 +272,10 @@ class _LeafExtractor(ast.NodeTransformer):
         return _call("_leaf", ast.Constant(len(self.leaves) - 1))
 
     def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.Constant) or (
+            isinstance(node, _FLAT_LITERALS) and all(type(e) is ast.Constant for e in node.elts)
+        ):
+            return node  # literal expected values are glue as they stand (and are most of a test's nodes)
         if isinstance(node, ast.expr) and not self._is_glue(node):
             return self.leaf(node)
         if isinstance(node, ast.expr) and self._whole_expected(node):
@@ -276,9 +284,21 @@ class _LeafExtractor(ast.NodeTransformer):
 
     def _whole_expected(self, node: ast.expr) -> bool:
         """A glue node that names no program but contains a non-glue part: evaluate it whole, purely."""
-        if isinstance(node, ast.Compare | ast.BoolOp | ast.IfExp) or not is_program_free(node):
+        if isinstance(node, ast.Compare | ast.BoolOp | ast.IfExp):
             return False
-        return any(isinstance(sub, ast.expr) and not self._is_glue(sub) for sub in ast.walk(node))
+        return self._has_non_glue(node) and is_program_free(node)
+
+    def _has_non_glue(self, node: ast.AST) -> bool:
+        """Whether `node` or anything below it is not glue; memoized, so planning stays linear in the size
+        of the assert (asked for every glue node on the way down)."""
+        known = self._non_glue.get(id(node))
+        if known is not None and known[0] is node:  # the node is kept alive here: its id cannot be reused
+            return known[1]
+        found = (isinstance(node, ast.expr) and not self._is_glue(node)) or any(
+            self._has_non_glue(child) for child in ast.iter_child_nodes(node)
+        )
+        self._non_glue[id(node)] = (node, found)
+        return found
 
     def _is_glue(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Constant | ast.BoolOp | ast.Compare | ast.IfExp | ast.Slice):

@@ -135,6 +135,7 @@ class Child:
         if worker.memory_group is not None:
             mark_as_child(pid)  # before the child's first request: no program code has run in it yet
         self.pid, self.write_fd, self.read_fd = pid, request_write, reply_read
+        self.pending = bytearray()  # read from the reply pipe, not yet returned by _read
         self.alive = True
         self.exit_fd = _pidfd(pid)  # readable once the child has exited: wait for that, never poll
 
@@ -169,21 +170,24 @@ class Child:
         return reply
 
     def _read(self, size: int, deadline: float) -> bytes:
-        chunks, need = [], size
-        while need:
+        """`size` bytes of the reply stream; reads what the pipe holds (often the next frames too, which
+        are kept for the next call) instead of one header and one body read per reply."""
+        pending = self.pending
+        while len(pending) < size:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.read_fd], [], [], left)[0]:
                 self.kill()
                 raise ChildGone("timeout", "time limit exceeded")
             try:
-                chunk = os.read(self.read_fd, min(need, 1 << 20))
+                chunk = os.read(self.read_fd, min(max(size - len(pending), 1 << 16), 1 << 20))
             except OSError:
                 chunk = b""
             if not chunk:
                 raise self._gone("program ended the process")
-            chunks.append(chunk)
-            need -= len(chunk)
-        return b"".join(chunks)
+            pending += chunk
+        data = bytes(pending[:size])
+        del pending[:size]
+        return data
 
     def _violation(self, why: str) -> ChildGone:
         self.kill()
