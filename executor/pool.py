@@ -13,6 +13,7 @@ import functools
 import os
 import queue
 import select
+import site
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,12 @@ PIPE_ROOM = 60 << 10  # below the 64 KiB a Linux pipe holds
 
 
 @functools.lru_cache(maxsize=1)
+def _site_dirs() -> list[str]:
+    """This interpreter's site-packages directories (a virtualenv's included): importable in the sandbox."""
+    return [path for path in site.getsitepackages() if os.path.isdir(path)]
+
+
+@functools.lru_cache(maxsize=1)
 def _read_roots() -> list[str]:
     return read_roots()
 
@@ -58,7 +65,7 @@ class WorkerHandle:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-c", _BOOT],
+            [sys.executable, "-S", "-c", _BOOT],  # no site hooks: see worker.add_site_packages
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -72,6 +79,7 @@ class WorkerHandle:
             "memory_mb": memory_mb,
             "read_roots": _read_roots(),
             "tmp": tempfile.gettempdir(),
+            "site_dirs": _site_dirs(),
         }
         send_message(self.proc.stdin.fileno(), config)
 

@@ -534,17 +534,32 @@ def _decode_values(reply: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def add_site_packages(site_dirs: list[str]) -> None:
+    """What `site` gives programs, without running it: the worker starts with -S because the site hooks
+    (an editable install's import finder pulls in pathlib, urllib, ipaddress, ...) would make every child
+    bigger, and so every fork and exit slower. Installed packages stay importable (no .pth processing), and
+    exit()/quit()/help() exist as in a normal interpreter."""
+    import site  # with -S, importing site changes nothing by itself
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+    sys.path.extend(d for d in site_dirs if d not in sys.path)
+
+
 def main() -> None:
     """Serve the pool on stdin/stdout until EOF."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the worker dies with the pool
-    for name in WARM_MODULES:
-        with contextlib.suppress(ImportError):
-            __import__(name)
     in_fd, out_fd = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)  # stray prints from this process can never corrupt the pool pipe
-    worker = Worker(recv_message(in_fd))
+    config = recv_message(in_fd)
+    add_site_packages(config.get("site_dirs", []))
+    for name in WARM_MODULES:
+        with contextlib.suppress(ImportError):
+            __import__(name)
+    worker = Worker(config)
     # Everything alive now is shared with every child: keep the collector from ever walking (and so
     # copying-on-write) those pages in a child.
     gc.collect()

@@ -20,13 +20,34 @@ import ctypes
 import gc
 import os
 import signal
-import socket
+import struct
 import time
+from _socket import AF_UNIX, CMSG_SPACE, SCM_RIGHTS, SOCK_SEQPACKET, SOL_SOCKET, socketpair
 from collections.abc import Callable
+from typing import Any
 
 from executor.sandbox import PR_SET_PDEATHSIG, prctl
 
 Spawn = Callable[[tuple[int, ...]], None]  # runs in the new child with its channel fds; never returns
+Socket = Any  # _socket.socket
+_FDS = struct.Struct("4i")  # at most 4 fds per request
+
+
+# The C socket module directly: `socket` builds enum classes worth ~0.5 MiB, which every child would then
+# carry (a bigger image is a slower fork and exit). These two do what socket.send_fds/recv_fds do.
+def send_fds(sock: Socket, fds: tuple[int, ...]) -> None:
+    """Send one b"s" request carrying `fds` (SCM_RIGHTS)."""
+    sock.sendmsg([b"s"], [(SOL_SOCKET, SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+
+
+def recv_fds(sock: Socket) -> tuple[bytes, tuple[int, ...]]:
+    """One request and the fds it carries."""
+    message, ancillary, _, _ = sock.recvmsg(16, CMSG_SPACE(_FDS.size))
+    fds: tuple[int, ...] = ()
+    for level, kind, data in ancillary:
+        if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            fds += struct.unpack(f"{len(data) // 4}i", data[: len(data) - len(data) % 4])
+    return message, fds
 
 
 class Zygote:
@@ -34,7 +55,7 @@ class Zygote:
 
     def __init__(self, spawn: Spawn, on_start: Callable[[], None] | None = None) -> None:
         worker = os.getpid()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = socketpair(AF_UNIX, SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
             try:
@@ -51,7 +72,7 @@ class Zygote:
 
     def spawn(self, fds: tuple[int, ...]) -> int:
         """A new child (now our child) running `spawn` with `fds`; OSError when the zygote is gone."""
-        socket.send_fds(self.sock, [b"s"], list(fds))
+        send_fds(self.sock, fds)
         data = self.sock.recv(16)
         if len(data) != 8:
             raise OSError("zygote exited")
@@ -120,7 +141,7 @@ def _release_free_heap() -> None:
         ctypes.CDLL(None).malloc_trim(0)  # glibc only
 
 
-def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
+def _serve(sock: Socket, spawn: Spawn, worker: int) -> None:
     """Zygote loop: one child per request, until the worker closes the socket."""
     tid_field = _tid_field()
     clone_parent = _CloneParent(tid_field) if tid_field is not None else None
@@ -128,7 +149,7 @@ def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
     _release_free_heap()
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(sock, 16, 4)
+            message, fds = recv_fds(sock)
         except OSError:
             return
         if not message:
@@ -164,7 +185,7 @@ def _serve(sock: socket.socket, spawn: Spawn, worker: int) -> None:
         sock.send(data if len(data) == 8 else (-1).to_bytes(8, "big", signed=True))
 
 
-def _become_child(sock: socket.socket, spawn: Spawn, parents: tuple, fds: tuple, pipe: tuple) -> None:
+def _become_child(sock: Socket, spawn: Spawn, parents: tuple, fds: tuple, pipe: tuple) -> None:
     """In the grandchild: wait for the re-parenting to the worker, then run `spawn`; never returns."""
     middle, worker = parents
     try:
