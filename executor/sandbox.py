@@ -142,10 +142,10 @@ def _make_traversable(roots: list[str]) -> bool:
     In a private mount namespace of the worker, the private directory is replaced by a traversable tmpfs
     holding bind mounts of just the needed entries; nothing else under it is visible to the children.
     """
-    import tempfile  # once per worker; kept out of the warm image otherwise
-
     for ancestor, names in _blocked_ancestors(roots).items():
-        stash = tempfile.mkdtemp(prefix="acecoder-stash-")
+        # Not tempfile: it imports shutil, which loads zlib, bz2 and lzma into the image every child copies.
+        stash = f"/tmp/acecoder-stash-{os.getpid()}-{os.urandom(8).hex()}"
+        os.mkdir(stash, 0o700)
         saved = []
         for name in sorted(names):
             target, source = os.path.join(stash, name), os.path.join(ancestor, name)
