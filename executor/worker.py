@@ -291,7 +291,6 @@ class Worker:
         limit = (self.spec.memory_mb + MEMORY_GROUP_EXTRA_MB) << 20 if self.spec.memory_mb > 0 else 0
         self.memory_group = make_memory_group(f"{new_nonce():x}", limit) if limit else None
         self.spec.worker_features["memory_group"] = self.memory_group is not None
-        self.children_file = f"/proc/self/task/{self.pid}/children"
         self.spare: Child | None = None  # forked and confined ahead of the next job
         self.zygote: Zygote | None = None  # started by main() before any job arrives
         self.reply_budget = JOB_REPLY_BYTES  # reset per job (run_job); spent by Child.reply
@@ -328,11 +327,7 @@ class Worker:
         _empty_dir(self.box)
 
     def _children(self) -> list[int]:
-        try:
-            with open(self.children_file) as handle:
-                return [int(pid) for pid in handle.read().split()]
-        except OSError:
-            return []
+        return _children_of(self.pid)
 
     def _kill_uid(self) -> None:
         # kill(-1) from a process running as the program's uid reaches exactly that uid's processes.
@@ -479,11 +474,18 @@ def _pidfd(pid: int) -> int:
 
 
 def _children_of(pid: int) -> list[int]:
+    """Pids of `pid`'s children (read after every job: raw fd calls, no text file object)."""
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(p) for p in handle.read().split()]
+        fd = os.open(f"/proc/{pid}/task/{pid}/children", os.O_RDONLY)
     except OSError:
         return []
+    try:
+        data = b"".join(iter(lambda: os.read(fd, 65536), b""))
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    return [int(p) for p in data.split()]
 
 
 def _remove_stale_boxes(tmp: str) -> None:
