@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,10 +158,13 @@ def _humaneval_check_asserts(body: list[ast.stmt]) -> list[ast.Assert] | None:
     if not statements or not all(isinstance(s, ast.Assert) for s in statements):
         return None
     param, target = params.args[0].arg, call.args[0].id
-    if _assigns_name(statements, param):
+    names = [node for s in statements for node in _names(s)]
+    if _assigns_name(names, param):
         return None
-    renamed = _Rename(param, target)
-    return [renamed.visit(s) for s in statements]
+    for node in names:  # the tree was parsed for this plan only: rename in place
+        if isinstance(node, ast.Name) and node.id == param:
+            node.id = target
+    return statements  # type: ignore[return-value]
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -183,24 +187,27 @@ def _is_constant(node: ast.AST) -> bool:
     return True
 
 
-def _assigns_name(statements: list[ast.stmt], name: str) -> bool:
+def _names(tree: ast.AST) -> Iterator[ast.Name | ast.arg]:
+    """Every Name and arg node in `tree` (literals are skipped: they are most of a HumanEval check)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Constant:
+            continue
+        if kind is ast.Name or kind is ast.arg:
+            yield node  # type: ignore[misc]
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _assigns_name(names: list[ast.Name | ast.arg], name: str) -> bool:
     """True when the parameter is rebound anywhere (walrus, comprehension target, lambda argument)."""
-    for node in ast.walk(ast.Module(body=statements, type_ignores=[])):
+    for node in names:
         if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
             return True
         if isinstance(node, ast.arg) and node.arg == name:
             return True
     return False
-
-
-class _Rename(ast.NodeTransformer):
-    def __init__(self, old: str, new: str) -> None:
-        self.old, self.new = old, new
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id == self.old:
-            return ast.copy_location(ast.Name(id=self.new, ctx=node.ctx), node)
-        return node
 
 
 def _split(asserts: list[ast.Assert]) -> TestPlan:
@@ -218,7 +225,7 @@ def _split(asserts: list[ast.Assert]) -> TestPlan:
     # "a b".split()) is computed by a child that never loaded the program (see pure.py).
     leaves = [PLACEHOLDER if i in pure else leaf for i, leaf in enumerate(extractor.leaves)]
     request = {"op": "leaves", "leaves": leaves, "groups": extractor.groups}
-    judged = any(_has_verdict(ast.parse(leaf, mode="eval")) for leaf in leaves)
+    judged = extractor.judged
     return TestPlan(
         "split", request=request, glue=glue, child_judged=judged, leaf_sources=extractor.leaves, pure=pure
     )
@@ -264,10 +271,13 @@ class _LeafExtractor(ast.NodeTransformer):
         self.groups: list[tuple[str, list[int]]] = []
         self.pure: set[int] = set()
         self._non_glue: dict[int, tuple[ast.AST, bool]] = {}
+        self.judged = False  # a leaf the child evaluates compares values itself
 
     def leaf(self, node: ast.expr) -> ast.expr:
         if is_program_free(node):
             self.pure.add(len(self.leaves))
+        else:
+            self.judged = self.judged or _has_verdict(node)
         self.leaves.append(ast.unparse(node))
         return _call("_leaf", ast.Constant(len(self.leaves) - 1))
 
