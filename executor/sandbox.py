@@ -79,7 +79,7 @@ def setup_worker(
     if uid is not None and private:
         features["proc_hidepid"] = _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2") == 0
     if uid is not None and private:
-        features["private_mounts"] = _make_traversable(roots)
+        features["private_mounts"] = _make_traversable(roots, os.path.dirname(box_dir))
     ruleset = Ruleset(roots, [box_dir])
     features.update({f"landlock_{k}": v for k, v in ruleset.features.items()})
     features["uid_drop"] = uid is not None
@@ -136,15 +136,16 @@ def _blocked_ancestors(paths: list[str]) -> dict[str, set[str]]:
     return blocked
 
 
-def _make_traversable(roots: list[str]) -> bool:
+def _make_traversable(roots: list[str], scratch: str) -> bool:
     """Let the dropped uid reach the interpreter when it lives under a private dir (e.g. pyenv in /root).
 
     In a private mount namespace of the worker, the private directory is replaced by a traversable tmpfs
     holding bind mounts of just the needed entries; nothing else under it is visible to the children.
     """
     for ancestor, names in _blocked_ancestors(roots).items():
-        # Not tempfile: it imports shutil, which loads zlib, bz2 and lzma into the image every child copies.
-        stash = f"/tmp/acecoder-stash-{os.getpid()}-{os.urandom(8).hex()}"
+        # In the worker's own directory. (Not tempfile: it imports shutil, which loads zlib, bz2 and lzma
+        # into the image that every child copies.)
+        stash = os.path.join(scratch, f"stash-{os.urandom(8).hex()}")
         os.mkdir(stash, 0o700)
         saved = []
         for name in sorted(names):
