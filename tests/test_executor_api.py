@@ -148,6 +148,21 @@ def test_stdio_tests(executor):
     assert [(t.outcome, t.mode) for t in result.tests] == [("pass", "stdio"), ("fail", "stdio")]
 
 
+def test_programs_see_installed_packages_and_the_site_builtins(executor):
+    # Workers start without the site hooks (a smaller image to fork): installed packages must stay
+    # importable and exit()/quit() must exist as in a normal interpreter, in split and stdio tests alike.
+    program = (
+        "import sys, yaml\n"
+        "def probe():\n"
+        "    return [yaml.safe_load('a: 1'), callable(exit), callable(quit), sys.flags.no_site]\n"
+    )
+    result = run_one(executor, ["assert probe() == [{'a': 1}, True, True, 1]"], program)
+    assert result.pass_rate == 1.0, result.to_dict()
+    script = "print('before')\nexit(0)\nprint('after')\n"
+    stdio = run_one(executor, [{"input": "", "output": "before\n"}], script)
+    assert [t.outcome for t in stdio.tests] == ["pass"], stdio.to_dict()
+
+
 def test_program_statuses(executor):
     jobs = [
         Job("syntax", "def f(:\n", ["assert f() == 1"]),
