@@ -13,7 +13,7 @@ confine_child on the pid-namespace path (see sandbox.py).
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 import struct
 
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
@@ -99,7 +99,8 @@ class _FProg(ctypes.Structure):
 
 def supported() -> bool:
     """Whether this filter applies to the running machine (x86-64 Linux)."""
-    return platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
+    system = os.uname()  # not `platform`: one more module in every child's image
+    return system.sysname == "Linux" and system.machine == "x86_64"
 
 
 class Filter:
