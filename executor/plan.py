@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.purity import PLACEHOLDER, is_program_free, scan
+from executor.purity import PLACEHOLDER, is_program_free, nodes, scan
 
 SAFE_FUNCS = frozenset(
     [
@@ -158,7 +157,7 @@ def _humaneval_check_asserts(body: list[ast.stmt]) -> list[ast.Assert] | None:
     if not statements or not all(isinstance(s, ast.Assert) for s in statements):
         return None
     param, target = params.args[0].arg, call.args[0].id
-    names = [node for s in statements for node in _names(s)]
+    names = [node for statement in statements for node in _names(statement)]
     if _assigns_name(names, param):
         return None
     for node in names:  # the tree was parsed for this plan only: rename in place
@@ -187,17 +186,9 @@ def _is_constant(node: ast.AST) -> bool:
     return True
 
 
-def _names(tree: ast.AST) -> Iterator[ast.Name | ast.arg]:
-    """Every Name and arg node in `tree` (literals are skipped: they are most of a HumanEval check)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        kind = type(node)
-        if kind is ast.Constant:
-            continue
-        if kind is ast.Name or kind is ast.arg:
-            yield node  # type: ignore[misc]
-        stack.extend(ast.iter_child_nodes(node))
+def _names(tree: ast.AST) -> list[ast.Name | ast.arg]:
+    """Every Name and arg node in `tree`."""
+    return [node for node in nodes(tree) if type(node) is ast.Name or type(node) is ast.arg]  # type: ignore[misc]
 
 
 def _assigns_name(names: list[ast.Name | ast.arg], name: str) -> bool:

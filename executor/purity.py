@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Iterator
 
 # Modules a pure leaf may name; the pure child imports them (a program's own `math` would not be used).
 PURE_MODULES = ("math", "string", "itertools", "functools", "collections", "operator", "re", "heapq")
@@ -23,25 +24,29 @@ def is_program_free(node: ast.expr) -> bool:
 
 
 def scan(node: ast.AST) -> tuple[bool, bool]:
-    """(program-free, compares values): one walk of `node` that skips constants (most of a test's nodes).
+    """(program-free, compares values): one walk of `node`.
 
     Names bound inside the node (comprehension targets, lambda parameters, walrus targets) are not free;
     "compares values" means a comparison or boolean operator anywhere inside."""
     used: set[str] = set()
     bound: set[str] = set()
     compares = False
-    stack = [node]
-    while stack:
-        sub = stack.pop()
+    for sub in nodes(node):
         kind = type(sub)
-        if kind is ast.Constant:
-            continue
         if kind is ast.Name:
             (used if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)  # type: ignore[attr-defined]
-            continue
-        if kind is ast.arg:
+        elif kind is ast.arg:
             bound.add(sub.arg)  # type: ignore[attr-defined]
         elif kind is ast.Compare or kind is ast.BoolOp:
             compares = True
-        stack.extend(ast.iter_child_nodes(sub))
     return used - bound <= _FREE_OK, compares
+
+
+def nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of `tree` but its constants (most of a test's nodes, and never a name or a comparison)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if type(node) is not ast.Constant:
+            yield node
+            stack.extend(ast.iter_child_nodes(node))
