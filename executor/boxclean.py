@@ -21,7 +21,12 @@ def empty_dir(path: str) -> int:
     except OSError:
         return 0  # gone already (e.g. a stale box another worker removed)
     try:
+        with os.scandir(fd) as entries:
+            if next(entries, None) is None:
+                return 0  # the usual case after a program: one listing, nothing to walk
         return _empty_from(fd)
+    except OSError:
+        return 1
     finally:
         os.close(fd)
 

@@ -77,6 +77,12 @@ def new_nonce() -> int:
     return int.from_bytes(os.urandom(8), "big")
 
 
+def new_nonces(count: int) -> list[int]:
+    """`count` fresh request ids from one getrandom call."""
+    data = os.urandom(8 * count)
+    return [int.from_bytes(data[i : i + 8], "big") for i in range(0, len(data), 8)]
+
+
 def encode_message(obj: Any) -> bytes:
     """One length-prefixed message (trusted peers only; builtin types)."""
     data = marshal.dumps(obj)
@@ -371,7 +377,7 @@ class Worker:
             while True:
                 # One batch: load, then the remaining tests of this phase; each reply timed from the previous.
                 todo = tests[len(out) : boundary] if len(out) < boundary else tests[len(out) :]
-                nonces = [new_nonce() for _ in range(len(todo) + 1)]
+                nonces = new_nonces(len(todo) + 1)
                 cpu = math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1
                 batch = {"op": "run", "program": job["program"], "run": not job["stdio"], "tests": todo}
                 batch["sweep"] = self.leftovers
