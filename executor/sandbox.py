@@ -7,7 +7,6 @@ Every step degrades gracefully: a feature the kernel (or our privileges) lacks i
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import resource
@@ -15,21 +14,38 @@ import signal
 
 from executor import seccomp
 from executor.landlock import Ruleset
+from executor.linux import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUSER,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_REC,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_SET_PDEATHSIG,
+    drop_capabilities,
+    libc,
+    map_own_ids,
+    mount,
+    prctl,
+    unshare,
+)
+from executor.pidns import (
+    PER_CHILD_FLAGS,
+    PER_CHILD_FLAGS_WITHOUT_SECCOMP,
+    enter_pid_namespace,
+    enter_shared_namespaces,
+    fork_as_pid_one,
+)
 
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_CHILD_SUBREAPER = 36
-CLONE_NEWNET = 0x40000000
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWIPC = 0x08000000
 UID_DROP_FAILED = 77  # a child's exit code when it could not drop to its uid (it runs nothing)
-MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+CAPABILITY_DROP_FAILED = 78  # likewise for the capabilities of the shared user namespace (pidns.py)
 CHANNEL_FDS = (3, 4)  # the child reads requests on 3 and writes replies on 4
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class SandboxSpec:
@@ -47,16 +63,6 @@ class SandboxSpec:
         self.inherited: dict[str, bool] | None = None
 
 
-_prctl = _libc["prctl"]  # a function object of its own: seccomp.py calls prctl with a pointer
-_prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4  # converted in C: no ctypes objects per call
-_prctl.restype = ctypes.c_int
-
-
-def prctl(option: int, arg: int) -> bool:
-    """Call prctl(option, arg); True on success."""
-    return _prctl(option, arg, 0, 0, 0) == 0
-
-
 def setup_worker(
     box_dir: str, uid: int | None, memory_mb: int, roots: list[str], box_mb: int = 256
 ) -> SandboxSpec:
@@ -64,20 +70,20 @@ def setup_worker(
     features: dict[str, bool] = {}
     # A fresh network namespace has only a loopback device that is down: no network, loopback included.
     if os.geteuid() == 0:
-        features["netns"] = _libc.unshare(CLONE_NEWNET) == 0
-        private = _libc.unshare(CLONE_NEWNS) == 0 and _mount(None, "/", None, MS_REC | MS_PRIVATE) == 0
+        features["netns"] = unshare(CLONE_NEWNET)
+        private = unshare(CLONE_NEWNS) and mount(None, "/", None, MS_REC | MS_PRIVATE)
     else:
         features["netns"] = _unprivileged_netns()
         private = False
     # The box is a size-capped tmpfs: a program can fill it, not the disk.
     options = f"mode=0700,size={box_mb}m" + (f",uid={uid},gid={uid}" if uid is not None else "")
-    features["box_tmpfs"] = private and _mount("tmpfs", box_dir, "tmpfs", MS_NOSUID | MS_NODEV, options) == 0
+    features["box_tmpfs"] = private and mount("tmpfs", box_dir, "tmpfs", MS_NOSUID | MS_NODEV, options)
     # Orphaned grandchildren (setsid daemons) are re-parented to the worker, which can then see and kill them.
     features["subreaper"] = prctl(PR_SET_CHILD_SUBREAPER, 1)
     # A fresh /proc with hidepid=2 in the worker's mount namespace: a dropped uid sees only its own processes
     # (no host process's cmdline or environ, red-team #16). Mounted before the Landlock rules bind "/proc".
     if uid is not None and private:
-        features["proc_hidepid"] = _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2") == 0
+        features["proc_hidepid"] = mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2")
     if uid is not None and private:
         features["private_mounts"] = _make_traversable(roots, os.path.dirname(box_dir))
     ruleset = Ruleset(roots, [box_dir])
@@ -89,34 +95,12 @@ def setup_worker(
     return SandboxSpec(box_dir, uid, memory_mb, ruleset, features)
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> int:
-    mount = _libc.mount
-    mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-    encode = lambda text: text.encode() if text is not None else None
-    return mount(encode(source), encode(target), encode(fstype), flags, encode(data))
-
-
 def _unprivileged_netns() -> bool:
     """Without root: a user namespace mapping only our own ids, holding an empty network namespace."""
     uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+    if not unshare(CLONE_NEWUSER | CLONE_NEWNET):
         return False
-    return _map_own_ids(uid, gid)
-
-
-def _map_own_ids(uid: int, gid: int) -> bool:
-    """In a fresh user namespace, map only the caller's own uid/gid (and deny setgroups); False if refused."""
-    try:
-        for name, text in (
-            ("setgroups", "deny"),
-            ("uid_map", f"{uid} {uid} 1"),
-            ("gid_map", f"{gid} {gid} 1"),
-        ):
-            with open(f"/proc/self/{name}", "w") as handle:
-                handle.write(text)
-    except OSError:
-        return False
-    return True
+    return map_own_ids(uid, gid)
 
 
 def _blocked_ancestors(paths: list[str]) -> dict[str, set[str]]:
@@ -151,60 +135,67 @@ def _make_traversable(roots: list[str], scratch: str) -> bool:
         for name in sorted(names):
             target, source = os.path.join(stash, name), os.path.join(ancestor, name)
             os.mkdir(target) if os.path.isdir(source) else open(target, "w").close()
-            if _mount(source, target, None, MS_BIND | MS_REC) != 0:
+            if not mount(source, target, None, MS_BIND | MS_REC):
                 return False
             saved.append((name, target))
-        if _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k") != 0:
+        if not mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k"):
             return False
         for name, target in saved:
             place = os.path.join(ancestor, name)
             os.mkdir(place, 0o755) if os.path.isdir(target) else open(place, "w").close()
-            if _mount(target, place, None, MS_BIND | MS_REC) != 0:
+            if not mount(target, place, None, MS_BIND | MS_REC):
                 return False
         # Detach the stash so nothing (least of all a recursive delete) can reach the real tree through it.
         for _, target in saved:
-            _libc.umount2(target.encode(), 2)  # MNT_DETACH
+            libc.umount2(target.encode(), 2)  # MNT_DETACH
             os.rmdir(target) if os.path.isdir(target) else os.unlink(target)
         os.rmdir(stash)
     return True
 
 
-def umount_detach(path: str) -> None:
-    """Lazily unmount `path` (MNT_DETACH)."""
-    _libc.umount2(path.encode(), 2)
-
-
 def confine_zygote(spec: SandboxSpec, cpu_seconds: int) -> None:
-    """Once, in the zygote of the own-uid path: every step that would be identical in every child.
+    """Once, in the zygote: every step that would be identical in every child.
 
     Everything here is inherited by each process the zygote forks, so no child pays for it: no_new_privs, the
-    Landlock domain (restrict_self merges its ~900 rules into a new domain on every call), the seccomp
-    filter, the hard limits, /dev/null as stdio and the box as working directory. The zygote keeps running
-    as root (root is exempt from RLIMIT_NPROC), so its children can still drop to the worker's uid and the
-    programs cannot signal it; once confined it reads and writes nothing, and it holds no job data
-    (zygote.py). On the pid-namespace path each child must mount and unshare first, which Landlock and the
-    filter forbid, so it applies all of this itself.
+    Landlock domain (restrict_self merges its ~900 rules into a new domain on every call), the hard limits,
+    /dev/null as stdio, the box as working directory, and on the own-uid path the seccomp filter. Once
+    confined the zygote reads and writes nothing, and it holds no job data (zygote.py).
+
+    Own-uid path: the zygote stays root (exempt from RLIMIT_NPROC; the programs cannot signal or trace it)
+    and each child drops to the worker's uid. Pid-namespace path (no root): the zygote enters the user and
+    mount namespaces every child shares (pidns.py) and makes itself non-dumpable; each child adds its own
+    pid namespace, drops the capabilities it holds in the shared user namespace (else they would reach the
+    zygote), then installs the filter (which forbids new namespaces). Where the shared namespaces cannot be
+    set up, each child applies everything itself, as confine_child does without a zygote.
     """
-    if spec.uid is None:
-        return
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    os.chdir(spec.box_dir)
+    if spec.uid is None:
+        if not enter_shared_namespaces(spec.box_dir):
+            return
+        inherited = {"shared_namespaces": True}
+    else:
+        os.chdir(spec.box_dir)
+        inherited = {}
     # RLIMIT_CPU counts per process, from zero in each child (whose job lowers it to its own budget).
-    inherited = {"rlimits": _set_limits(spec, cpu_seconds), "no_new_privs": prctl(PR_SET_NO_NEW_PRIVS, 1)}
+    inherited["rlimits"] = _set_limits(spec, cpu_seconds)
+    inherited["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
     inherited["landlock"] = False
     if spec.ruleset is not None and spec.ruleset.fd >= 0:
         inherited["landlock"] = spec.ruleset.restrict_self()
         os.close(spec.ruleset.fd)
-    inherited["seccomp"] = spec.seccomp_filter.install(_libc)
-    inherited["sysv_ipc_denied"] = inherited["seccomp"]
+    if spec.uid is None:
+        inherited["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)  # inherited: the programs share our uid
+    else:
+        inherited["seccomp"] = spec.seccomp_filter.install(libc)
+        inherited["sysv_ipc_denied"] = inherited["seccomp"]
     spec.inherited = inherited
 
 
 def _confine_zygote_child(spec: SandboxSpec, channel: tuple[int, int], worker_pid: int) -> dict[str, bool]:
-    """The per-child steps left once the zygote applied the rest (confine_zygote); own-uid path only.
+    """The per-child steps left once the zygote applied the rest (confine_zygote).
 
     Every line here runs in every child, and each object it touches is a page copied: kept to a few
     syscalls. Leftovers of an earlier program of this uid are swept by the worker, and by the child itself
@@ -212,15 +203,42 @@ def _confine_zygote_child(spec: SandboxSpec, channel: tuple[int, int], worker_pi
     os.setpgid(0, 0)  # own process group: the worker kills the group as a whole
     _keep_only_channel(channel)
     features = {**spec.inherited, **_CHILD_STEPS}
+    if spec.uid is None:
+        return _enter_own_pid_namespace(spec, worker_pid, features)
     if not features["seccomp"]:
         # No filter to deny SysV IPC: a private IPC namespace per child instead (shm/sem/msg die with it).
-        features["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
-    _drop_to_uid(spec.uid, worker_pid, sweep=False)
+        features["ipc_namespace"] = unshare(CLONE_NEWIPC)
+    _drop_to_uid(spec.uid, worker_pid, sweep=False)  # or exits: never skipped
+    features["uid_drop"] = True
     features["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
     return features
 
 
-_CHILD_STEPS = {"process_group": True, "uid_drop": True, "pdeathsig": True}
+_CHILD_STEPS = {"process_group": True, "pdeathsig": True}
+
+
+def _enter_own_pid_namespace(
+    spec: SandboxSpec, worker_pid: int, features: dict[str, bool]
+) -> dict[str, bool]:
+    """Pid-namespace path with the zygote's shared namespaces: become pid 1 of a new pid namespace (a waiter
+    stays behind), give up every capability, then install the filter. Fails closed."""
+    if not prctl(PR_SET_PDEATHSIG, signal.SIGKILL) or os.getppid() != worker_pid:
+        os._exit(70)  # the worker died before the parent-death signal was armed
+    filtered = spec.seccomp_filter.supported
+    if not unshare(PER_CHILD_FLAGS if filtered else PER_CHILD_FLAGS_WITHOUT_SECCOMP):
+        os._exit(70)  # the program would share a pid namespace with the zygote: never run it
+    fork_as_pid_one(CHANNEL_FDS)
+    # A group of its own: the waiter shares our Landlock domain, so kill(0) must not reach it (the worker
+    # kills the program as pid 1 of its namespace, which takes every process in it along).
+    os.setpgid(0, 0)
+    if not drop_capabilities():
+        os._exit(CAPABILITY_DROP_FAILED)
+    features["pid_namespace"] = features["capabilities_dropped"] = True
+    if not filtered:
+        features["ipc_namespace"] = True  # unshared with the pid namespace: no filter to deny SysV IPC
+    features["seccomp"] = features["sysv_ipc_denied"] = spec.seccomp_filter.install(libc)
+    features["netns"] = spec.worker_features.get("netns", False)
+    return features
 
 
 def _keep_only_channel(channel: tuple[int, int]) -> None:
@@ -291,11 +309,11 @@ def confine_child(
             os._exit(70)
         # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
         # can name (and so signal) no process outside, and whose death takes all its descendants with it.
-        active["pid_namespace"] = _enter_pid_namespace(spec.box_dir, worker_pid)
+        active["pid_namespace"] = enter_pid_namespace(spec.box_dir, worker_pid, CHANNEL_FDS)
         active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
         # A plain fork of the worker (no zygote yet): a private IPC namespace, then the uid drop.
-        active["ipc_namespace"] = _libc.unshare(CLONE_NEWIPC) == 0
+        active["ipc_namespace"] = unshare(CLONE_NEWIPC)
         _drop_to_uid(spec.uid, worker_pid, sweep=True)
         active["uid_drop"] = active["pdeathsig"] = True
     active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -305,58 +323,11 @@ def confine_child(
         os.close(ruleset_fd)
     active["not_dumpable"] = prctl(PR_SET_DUMPABLE, 0)
     # Last: keyring, io_uring, SysV IPC, AF_UNIX/NETLINK/PACKET/VSOCK sockets, memfd, namespaces -> EPERM.
-    active["seccomp"] = spec.seccomp_filter.install(_libc)
+    active["seccomp"] = spec.seccomp_filter.install(libc)
     active["sysv_ipc_denied"] = active["seccomp"]
     # The environment was already made minimal in the worker (setup_worker): nothing to copy-on-write here.
     active["netns"] = spec.worker_features.get("netns", False)
     return active
-
-
-class _MountAttr(ctypes.Structure):
-    _fields_ = (
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
-    )
-
-
-def _mount_setattr(path: str, recursive: bool, set_flags: int, clear_flags: int) -> bool:
-    attr = _MountAttr(set_flags, clear_flags, 0, 0)
-    flags = 0x8000 if recursive else 0  # AT_RECURSIVE
-    return _libc.syscall(442, -100, path.encode(), flags, ctypes.byref(attr), ctypes.sizeof(attr)) == 0
-
-
-def _read_only_except_box(box: str) -> bool:
-    """Every mount read-only except the box (covers chmod/utime, which Landlock does not govern)."""
-    if _mount(None, "/", None, MS_REC | MS_PRIVATE) != 0 or _mount(box, box, None, MS_BIND) != 0:
-        return False
-    os.chdir(box)  # the old cwd is the directory under the new bind mount
-    return _mount_setattr("/", True, 1, 0) and _mount_setattr(box, False, 0, 1)  # MOUNT_ATTR_RDONLY
-
-
-def _enter_pid_namespace(box: str, worker_pid: int) -> bool:
-    """unshare(user+pid+mount namespaces) and fork: the caller stays behind as a waiter, the child returns."""
-    uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) != 0:
-        return False
-    _map_own_ids(uid, gid)  # maps may be refused; the namespace still isolates pids
-    _read_only_except_box(box)
-    # Since Linux 5.14 RLIMIT_NPROC counts per user namespace: set now, it bounds the processes in this
-    # namespace only (not every process of the caller's uid). The kernel exempts real root from it.
-    with contextlib.suppress(OSError, ValueError):
-        resource.setrlimit(resource.RLIMIT_NPROC, (64, 64))
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # entering a user namespace cleared it (new credentials)
-    if os.getppid() != worker_pid:  # the worker died before it was armed again
-        os._exit(70)
-    pid = os.fork()
-    if pid == 0:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the waiter (which dies with the worker)
-        return True
-    for fd in CHANNEL_FDS:  # the waiter must not keep the channel open: EOF has to mean "program ended"
-        os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
 def _close_fds_except(keep: set[int]) -> None:

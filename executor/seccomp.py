@@ -111,6 +111,11 @@ class Filter:
         self.buffer = ctypes.create_string_buffer(code, max(len(code), 1))
         self.prog = _FProg(len(code) // 8, ctypes.addressof(self.buffer))
 
+    @property
+    def supported(self) -> bool:
+        """Whether install() can apply this filter here (x86-64 Linux)."""
+        return bool(self.prog.len)
+
     def install(self, libc: ctypes.CDLL) -> bool:
         """Install on the calling thread (needs no_new_privs or CAP_SYS_ADMIN); True on success. Inherited
         by every process it forks."""

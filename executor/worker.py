@@ -26,16 +26,14 @@ from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
 from executor.boxclean import empty_dir
 from executor.cgroup import join_cpu_group, leave_cpu_group
+from executor.linux import PR_SET_PDEATHSIG, prctl, umount_detach
 from executor.memcg import enter_as_zygote, make_memory_group, mark_as_child, remove_groups
 from executor.phases import restore, whole_last
 from executor.sandbox import (
-    PR_SET_PDEATHSIG,
     SandboxSpec,
     confine_child,
     confine_zygote,
-    prctl,
     setup_worker,
-    umount_detach,
 )
 from executor.wire import (
     HEADER,

@@ -26,7 +26,7 @@ from _socket import AF_UNIX, CMSG_SPACE, SCM_RIGHTS, SOCK_SEQPACKET, SOL_SOCKET,
 from collections.abc import Callable
 from typing import Any
 
-from executor.sandbox import PR_SET_PDEATHSIG, prctl
+from executor.linux import PR_SET_PDEATHSIG, prctl
 
 Spawn = Callable[[tuple[int, ...]], None]  # runs in the new child with its channel fds; never returns
 Socket = Any  # _socket.socket
