@@ -6,8 +6,8 @@ keyring (shared across uids, survives the job), io_uring (a second syscall path)
 RLIMIT_AS does not count until mapped), SysV IPC and POSIX message queues (objects that outlive the job), and
 new namespaces (user namespaces widen the kernel's attack surface). x86-64 only: on other architectures
 nothing is installed, and a call through a mismatched syscall ABI is killed. Installed after no_new_privs and
-before any program code runs: once in the zygote, which every child inherits, on the own-uid path; last in
-confine_child on the pid-namespace path (see sandbox.py).
+before any program code runs: once in the zygote, which every child inherits, on the own-uid path; in each
+child after it entered its pid namespace on the path without root (see sandbox.py).
 """
 
 from __future__ import annotations
