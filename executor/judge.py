@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import builtins
 import math
-import re
 from typing import Any
 
 from executor.collisions import safe_dict, safe_frozenset, safe_set
 from executor.equality import _floats_close, values_equal
-from executor.plan import SAFE_FUNCS, SAFE_NAMES, TestPlan
+from executor.glue import SAFE_NAMES
+from executor.plain_ops import (
+    BUILTIN_FUNCTIONS,
+    PLAIN_TYPES,
+    StepBudget,
+    TrustedError,
+    call_method,
+    fstring,
+    get_attribute,
+    lshift,
+    mod,
+    mul,
+    power,
+    trusted_operator,
+)
+from executor.plan import TestPlan
 
-MAX_ITEMS = 10_000_000
-MAX_POW_BITS = 1_000_000
-MAX_FORMAT_WIDTH = 100_000
-_DIGITS = re.compile(r"\d+")
+_OPERATOR = trusted_operator()
+_PLAIN_BY_NAME = {kind.__name__: kind for kind in PLAIN_TYPES}
 
 
 class LeafFailed(Exception):
@@ -34,31 +46,18 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _mul(a: Any, b: Any) -> Any:
-    for seq, n in ((a, b), (b, a)):
-        if (
-            isinstance(seq, str | bytes | list | tuple)
-            and type(n) in (int, bool)
-            and len(seq) * n > MAX_ITEMS
-        ):
-            raise ValueError("test expression too large to evaluate")
-    return a * b
+def _method(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """x.name(...) on the trusted side; `str.join(',', xs)` (a plain type's method called on the type) too."""
+    if obj in PLAIN_TYPES and type(obj) is type:
+        if not args or type(args[0]) is not obj:
+            raise TrustedError(f"{obj.__name__}.{name} is evaluated only on a plain {obj.__name__} value")
+        return call_method(args[0], name, *args[1:], **kwargs)
+    return call_method(obj, name, *args, **kwargs)
 
 
-def _pow(a: Any, b: Any) -> Any:
-    if type(a) is int and type(b) is int and b > 0 and max(a.bit_length(), 1) * b > MAX_POW_BITS:
-        raise ValueError("test expression too large to evaluate")
-    return a**b
-
-
-def _mod(a: Any, b: Any) -> Any:
-    # str/bytes % args is formatting: a program-returned "%0400000000d" would allocate 400 MB here.
-    if isinstance(a, str | bytes):
-        text = a.decode("latin-1") if isinstance(a, bytes) else a
-        widths = _DIGITS.findall(text) if len(text) <= MAX_FORMAT_WIDTH else ["0" * 7]
-        if "*" in text or any(len(n) > 6 or int(n) > MAX_FORMAT_WIDTH for n in widths):
-            raise ValueError("test expression too large to evaluate")
-    return a % b
+def _foreign_type(qualname: str) -> type:
+    """A stand-in for a program's (or library's) type: named like it, equal to no built-in type."""
+    return type(qualname.rsplit(".", 1)[-1], (), {"__qualname__": qualname, "__module__": "<program>"})
 
 
 def judge_split(
@@ -81,7 +80,7 @@ def judge_split(
             raise LeafFailed(failed_outcome, str(reply.get("error", "expression raised")) + note)
         if index in plan.pure:
             return _pure_value(pure.get(plan.leaf_sources[index]))
-        tag, value = values[index]
+        tag, value = values[index][0], values[index][1]
         if tag != "v":
             raise LeafFailed(
                 "fail", f"returned a value that is not plain data ({value}); only builtin data compares"
@@ -101,22 +100,62 @@ def judge_split(
                 return False
         return True
 
-    scope = {name: getattr(builtins, name) for name in SAFE_FUNCS | SAFE_NAMES}
+    def converted(indices: tuple[int, ...]) -> list[tuple]:
+        """Conversion reports of these leaves' values (builtin subclasses, library types), if any."""
+        found = []
+        for i in indices:
+            if i not in plan.pure and i < len(values) and len(values[i]) > 2 and values[i][2]:
+                found.append(values[i][2])
+        return found
+
+    def type_(value: Any, *rest: Any) -> Any:
+        *extra, indices, exact = rest
+        if extra:
+            raise TrustedError("type() with three arguments is not evaluated on the trusted side")
+        reports = converted(indices)
+        if reports and exact and reports[0][2]:
+            return _foreign_type(reports[0][0])
+        if reports and not exact:
+            raise LeafFailed("fail", "type() of a value derived from a builtin subclass or library type")
+        return type(value)
+
+    def isinstance_(value: Any, *rest: Any) -> bool:
+        *kinds, indices, exact = rest
+        if len(kinds) != 1:
+            raise TypeError(f"isinstance expected 2 arguments, got {len(kinds) + 1}")
+        reports = converted(indices)
+        if reports and exact and reports[0][2]:
+            bases = [_PLAIN_BY_NAME[n] for n in reports[0][1]]
+            return any(issubclass(base, kinds[0]) for base in bases)
+        if reports and not exact:
+            raise LeafFailed("fail", "isinstance() of a value derived from a builtin subclass or library")
+        return isinstance(value, kinds[0])
+
+    scope: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_NAMES}
+    scope.update(BUILTIN_FUNCTIONS)
+    steps = StepBudget()
     scope.update(
         __builtins__={},
         math=math,
-        bytes=bytes,
+        operator=_OPERATOR,
         _leaf=leaf,
         _group=group,
         _eq=values_equal,
         _same=_same,
-        _mul=_mul,
-        _pow=_pow,
-        _mod=_mod,
+        _mul=mul,
+        _pow=power,
+        _mod=mod,
+        _lshift=lshift,
         _set=safe_set,
         _frozenset=safe_frozenset,
         _dict=safe_dict,
         _all=all_,
+        _method=_method,
+        _attr=get_attribute,
+        _type=type_,
+        _isinstance=isinstance_,
+        _fstring=fstring,
+        _iter=steps.iterate,
     )
     try:
         passed = eval(plan.glue, scope)
@@ -124,13 +163,15 @@ def judge_split(
         return err.outcome, err.error, mode[0]
     except MemoryError:
         return "error", "test expression too large to evaluate", mode[0]
+    except RecursionError:
+        return "error", "test expression nested too deeply to evaluate", mode[0]
     except Exception as err:
-        return "error", f"{type(err).__name__}: {err}", mode[0]
+        return "error", _short_error(err), mode[0]
     if passed:
         return "pass", None, mode[0]
     sources = plan.leaf_sources or plan.request["leaves"]
     shown = [i for i in dict.fromkeys(accessed) if i not in plan.pure]
-    got = "; ".join(f"{sources[i][:80]} returned {_short(values[i][1])}" for i in shown)
+    got = "; ".join(f"{sources[i][:80]} returned {_short(values[i][1])}" for i in shown[:8])
     return "fail", "assertion failed" + (f": {got}" if got else ""), mode[0]
 
 
@@ -143,6 +184,15 @@ def _pure_value(entry: tuple | None) -> Any:
     if entry[0] != "v":
         raise LeafFailed("error", f"the test's expected side is not plain data ({entry[1]})")
     return entry[1]
+
+
+def _short_error(err: Exception) -> str:
+    """`Type: message` of an error raised by trusted glue, bounded (it may quote a program value)."""
+    try:
+        text = f"{type(err).__name__}: {err}"
+    except Exception:  # str() of an int too long to print, and the like
+        text = type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _short(value: Any) -> str:

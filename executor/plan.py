@@ -1,56 +1,27 @@
 """Turn each test into a plan: what the untrusted child evaluates, and what the trusted side keeps and judges.
 
-For assert tests the trusted side keeps the assert's "glue" (comparisons, literals, arithmetic, a few pure
-builtins such as len/sorted/abs/math.isclose) and sends the child only the sub-expressions it cannot evaluate
-itself (calls into the program: the "leaves"). Expected values therefore never enter the child. Tests that are
-not plain asserts (loops, helper definitions, ...) run whole in the child and are labelled "whole".
+For assert tests the trusted side keeps the assert's "glue" (comparisons, literals, arithmetic, builtins,
+methods of the plain types, comprehensions over plain values: glue.py) and sends the child only the
+sub-expressions it cannot evaluate itself (calls into the program: the "leaves"). Which names are the
+program's is decided from the program's source (program_names.py). Expected values therefore never enter the
+child. Tests that are not plain asserts (loops, helper definitions, ...) run whole in the child and are
+labelled "whole".
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.purity import PLACEHOLDER, is_program_free, nodes, scan
+from executor.glue import SAFE_FUNCS, SAFE_MATH, SAFE_NAMES, NameView, extract, no_args
+from executor.program_names import UNTOUCHED, VOCABULARY, ProgramNames, may_touch, program_names
+from executor.purity import PLACEHOLDER, nodes
 
-SAFE_FUNCS = frozenset(
-    [
-        "abs",
-        "len",
-        "sorted",
-        "set",
-        "frozenset",
-        "list",
-        "tuple",
-        "dict",
-        "sum",
-        "min",
-        "max",
-        "round",
-        "int",
-        "float",
-        "str",
-        "bool",
-        "any",
-        "all",
-        "type",
-        "isinstance",
-        "reversed",
-        "complex",
-        "repr",
-    ]
-)
-SAFE_NAMES = frozenset(
-    ["int", "float", "str", "bool", "list", "tuple", "dict", "set", "frozenset", "bytes", "complex", "type"]
-)
-SAFE_MATH = frozenset(
-    ["isclose", "isnan", "isinf", "isfinite", "sqrt", "floor", "ceil", "fabs", "pi", "e", "inf", "nan", "tau"]
-)
-_GLUE_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr)
-_HASHING_CALLS = {"set": "_set", "frozenset": "_frozenset", "dict": "_dict"}
-_NESTED_SCOPES = (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp, ast.Starred)
+NO_NAMES = NameView()  # a program that rebinds none of the test's names
+__all__ = ["SAFE_FUNCS", "SAFE_MATH", "SAFE_NAMES", "TestPlan", "plan_test", "plan_tests"]
 
 
 @dataclass
@@ -62,22 +33,26 @@ class TestPlan:
     glue: Any = None  # split: compiled trusted expression over _leaf(i) / _group(g, ...)
     expected_output: str | None = None  # stdio
     error: str | None = None  # invalid
-    child_judged: bool = False  # split, but some leaf computes a verdict in the child (e.g. all(... == ...))
+    child_judged: bool = False  # some leaf applies built-in operations to program values in the child
     leaf_sources: list[str] = field(default_factory=list)  # split: every leaf's source, by index
     pure: frozenset[int] = frozenset()  # split: leaves that never name the program (evaluated without it)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def plan_assert_source(source: str, split: bool = True) -> TestPlan:
-    """Plan a test given as Python source (one or more asserts, or arbitrary test code)."""
+def plan_assert_source(source: str, split: bool = True, view: NameView = NO_NAMES) -> TestPlan:
+    """Plan a test given as Python source (one or more asserts, or arbitrary test code); `view` says which
+    of the test's names the program may rebind (see plan_tests)."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-        return TestPlan("invalid", error=f"test is not valid Python: {type(err).__name__}: {err}")
-    asserts = _assert_statements(tree) if split else None
-    if asserts:
-        return _split(asserts)
-    return TestPlan("whole", request={"op": "whole", "code": harden_whole(tree)})
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as err:
+        return TestPlan("invalid", error=f"test is not valid Python: {type(err).__name__}: {err}"[:1000])
+    try:
+        asserts = _assert_statements(tree) if split else None
+        if asserts:
+            return _split(asserts, view)
+        return TestPlan("whole", request={"op": "whole", "code": harden_whole(tree)})
+    except (RecursionError, MemoryError, ValueError, OverflowError) as err:
+        return TestPlan("invalid", error=f"test cannot be planned: {type(err).__name__}: {err}"[:1000])
 
 
 def harden_whole(tree: ast.Module) -> str:
@@ -124,11 +99,43 @@ def plan_stdio(test_input: str, expected_output: str) -> TestPlan:
     return TestPlan("stdio", request={"op": "stdio", "input": test_input}, expected_output=expected_output)
 
 
-def plan_test(test: Any, split: bool = True) -> TestPlan:
-    """Plan one test of a job (assert source or {"input", "output"} dict); split=False runs asserts whole."""
+def plan_test(test: Any, split: bool = True, names: ProgramNames = UNTOUCHED) -> TestPlan:
+    """Plan one test of a job (assert source or {"input", "output"} dict); split=False runs asserts whole.
+    `names`: what the program may rebind (program_names.py); the default assumes it rebinds nothing."""
     if isinstance(test, dict):
         return plan_stdio(str(test["input"]), str(test["output"]))
-    return plan_assert_source(test, split)
+    return plan_assert_source(test, split, _view(test, names) if split else NO_NAMES)
+
+
+def plan_tests(program: str, tests: list[Any], split: bool = True) -> list[TestPlan]:
+    """Plan every test of a job against what its program may rebind (analysed only when a test needs it)."""
+    names = UNTOUCHED
+    if split:
+        asked = frozenset().union(*(_words(t) for t in tests if isinstance(t, str)))
+        vocabulary = asked & VOCABULARY
+        if (vocabulary and may_touch(program, vocabulary)) or (asked and _CLASS.search(program)):
+            names = program_names(program)
+    return [plan_test(t, split, names) for t in tests]
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+_CLASS = re.compile(r"\bclass\b")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _words(source: str) -> frozenset[str]:
+    """Every identifier-like word of a test (a superset of the names it uses)."""
+    return frozenset(_WORD.findall(source)) if source.isascii() else frozenset(VOCABULARY)
+
+
+def _view(source: str, names: ProgramNames) -> NameView:
+    """The part of `names` that concerns this test (so plans are cached per test, not per program)."""
+    if names is UNTOUCHED:
+        return NO_NAMES
+    words = _words(source)
+    vocabulary = words & VOCABULARY
+    dynamic = vocabulary if names.dynamic else frozenset()
+    return NameView(frozenset(vocabulary & names.bound), frozenset(dynamic), words & names.safe_classes)
 
 
 def _assert_statements(tree: ast.Module) -> list[ast.Assert] | None:
@@ -201,24 +208,27 @@ def _assigns_name(names: list[ast.Name | ast.arg], name: str) -> bool:
     return False
 
 
-def _split(asserts: list[ast.Assert]) -> TestPlan:
+def _split(asserts: list[ast.Assert], view: NameView) -> TestPlan:
     """Cut each assert into trusted glue and child leaves; one combined plan for the whole test."""
-    extractor = _LeafExtractor()
-    glue_parts = [extractor.visit(_strip_message(a).test) for a in asserts]
-    glue_tree = ast.Expression(body=ast.Call(func=_name("_all"), args=[_lazy_list(glue_parts)], keywords=[]))
+    cut = extract([_strip_message(a) for a in asserts], view)
+    glue_tree = ast.Expression(body=ast.Call(func=_name("_all"), args=[_lazy_list(cut.glue)], keywords=[]))
     ast.fix_missing_locations(glue_tree)
     try:
         glue = compile(glue_tree, "<trusted glue>", "eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         return TestPlan("invalid", error=f"test cannot be planned: {err}")
-    pure = frozenset(extractor.pure)
+    pure = frozenset(cut.pure)
     # The program's child gets a placeholder for each program-free leaf: its value (an expected value, e.g.
-    # "a b".split()) is computed by a child that never loaded the program (see pure.py).
-    leaves = [PLACEHOLDER if i in pure else leaf for i, leaf in enumerate(extractor.leaves)]
-    request = {"op": "leaves", "leaves": leaves, "groups": extractor.groups}
-    judged = extractor.judged
+    # collections.Counter("ab")) is computed by a child that never loaded the program (see pure.py).
+    leaves = [PLACEHOLDER if i in pure else leaf for i, leaf in enumerate(cut.leaves)]
+    request = {"op": "leaves", "leaves": leaves, "groups": cut.groups}
     return TestPlan(
-        "split", request=request, glue=glue, child_judged=judged, leaf_sources=extractor.leaves, pure=pure
+        "split",
+        request=request,
+        glue=glue,
+        child_judged=cut.child_computes,
+        leaf_sources=cut.leaves,
+        pure=pure,
     )
 
 
@@ -228,14 +238,8 @@ def _strip_message(node: ast.Assert) -> ast.Assert:
 
 def _lazy_list(parts: list[ast.expr]) -> ast.expr:
     """[lambda: part, ...] so asserts after a failing one are not evaluated (like Python)."""
-    lambdas = [ast.Lambda(args=_no_args(), body=part) for part in parts]
+    lambdas = [ast.Lambda(args=no_args(), body=part) for part in parts]
     return ast.List(elts=lambdas, ctx=ast.Load())
-
-
-def _no_args() -> ast.arguments:
-    return ast.arguments(
-        posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]
-    )
 
 
 def _name(identifier: str) -> ast.Name:
@@ -244,134 +248,3 @@ def _name(identifier: str) -> ast.Name:
 
 def _call(function: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_name(function), args=list(args), keywords=[])
-
-
-_FLAT_LITERALS = (ast.List, ast.Tuple, ast.Set)
-
-
-class _LeafExtractor(ast.NodeTransformer):
-    """Rewrite an assert expression into trusted glue; everything else becomes `_leaf(i)`."""
-
-    def __init__(self) -> None:
-        self.leaves: list[str] = []
-        self.groups: list[tuple[str, list[int]]] = []
-        self.pure: set[int] = set()
-        self._non_glue: dict[int, tuple[ast.AST, bool]] = {}
-        self.judged = False  # a leaf the child evaluates compares values itself
-
-    def leaf(self, node: ast.expr) -> ast.expr:
-        program_free, compares = scan(node)
-        if program_free:
-            self.pure.add(len(self.leaves))
-        else:
-            self.judged = self.judged or compares
-        self.leaves.append(ast.unparse(node))
-        return _call("_leaf", ast.Constant(len(self.leaves) - 1))
-
-    def visit(self, node: ast.AST) -> ast.AST:
-        if isinstance(node, ast.Constant) or (
-            isinstance(node, _FLAT_LITERALS) and all(type(e) is ast.Constant for e in node.elts)
-        ):
-            return node  # literal expected values are glue as they stand (and are most of a test's nodes)
-        if isinstance(node, ast.expr) and not self._is_glue(node):
-            return self.leaf(node)
-        if isinstance(node, ast.expr) and self._whole_expected(node):
-            return self.leaf(node)  # e.g. list(range(3)): one program-free leaf, not glue over range(3)
-        return super().visit(node)
-
-    def _whole_expected(self, node: ast.expr) -> bool:
-        """A glue node that names no program but contains a non-glue part: evaluate it whole, purely."""
-        if isinstance(node, ast.Compare | ast.BoolOp | ast.IfExp):
-            return False
-        return self._has_non_glue(node) and is_program_free(node)
-
-    def _has_non_glue(self, node: ast.AST) -> bool:
-        """Whether `node` or anything below it is not glue; memoized, so planning stays linear in the size
-        of the assert (asked for every glue node on the way down)."""
-        known = self._non_glue.get(id(node))
-        if known is not None and known[0] is node:  # the node is kept alive here: its id cannot be reused
-            return known[1]
-        found = (isinstance(node, ast.expr) and not self._is_glue(node)) or any(
-            self._has_non_glue(child) for child in ast.iter_child_nodes(node)
-        )
-        self._non_glue[id(node)] = (node, found)
-        return found
-
-    def _is_glue(self, node: ast.expr) -> bool:
-        if isinstance(node, ast.Constant | ast.BoolOp | ast.Compare | ast.IfExp | ast.Slice):
-            return True
-        if isinstance(node, ast.UnaryOp):
-            return not isinstance(node.op, ast.Invert)
-        if isinstance(node, ast.BinOp):
-            return isinstance(node.op, _GLUE_BINOPS)
-        if isinstance(node, ast.List | ast.Tuple | ast.Set):
-            return not any(isinstance(e, ast.Starred) for e in node.elts)
-        if isinstance(node, ast.Dict):
-            return None not in node.keys
-        if isinstance(node, ast.Subscript):
-            return True
-        if isinstance(node, ast.Name):
-            return node.id in SAFE_NAMES
-        if isinstance(node, ast.Attribute):
-            return _is_math(node) and node.attr in ("pi", "e", "inf", "nan", "tau")
-        if isinstance(node, ast.Call):
-            return self._is_glue_call(node)
-        return False
-
-    @staticmethod
-    def _is_glue_call(node: ast.Call) -> bool:
-        func = node.func
-        known = (isinstance(func, ast.Name) and func.id in SAFE_FUNCS) or (
-            isinstance(func, ast.Attribute) and _is_math(func) and func.attr in SAFE_MATH
-        )
-        if not known:
-            return False
-        arguments = [*node.args, *(k.value for k in node.keywords)]
-        if any(k.arg is None for k in node.keywords):
-            return False
-        # all(f(x) for x in ...) binds names the trusted side cannot see: the whole call is a leaf.
-        return not any(isinstance(a, _NESTED_SCOPES) for a in arguments)
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        operands = [node.left, *node.comparators]
-        all_leaves = all(not self._is_glue(o) for o in operands)
-        first = len(self.leaves)
-        new = self.generic_visit(node)
-        if len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-            new = _call("_eq", new.left, new.comparators[0])
-        elif len(node.ops) == 1 and isinstance(node.ops[0], ast.NotEq):
-            new = ast.UnaryOp(op=ast.Not(), operand=_call("_same", new.left, new.comparators[0]))
-        if not all_leaves or any(i in self.pure for i in range(first, len(self.leaves))):
-            return new  # a program-free operand is an expected value: it must never be judged in the child
-        # Every operand is a program value: if one is not plain data the child judges (Python semantics).
-        indices = list(range(first, len(self.leaves)))
-        placeholders = ast.Compare(
-            left=_name(f"_v{indices[0]}"), ops=node.ops, comparators=[_name(f"_v{i}") for i in indices[1:]]
-        )
-        self.groups.append((ast.unparse(placeholders), indices))
-        thunk = ast.Lambda(args=_no_args(), body=new)
-        return _call("_group", ast.Constant(len(self.groups) - 1), thunk)
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        # Only reached for whitelisted calls: keep the function reference, plan the arguments.
-        if isinstance(node.func, ast.Name) and node.func.id in _HASHING_CALLS:
-            node.func = _name(_HASHING_CALLS[node.func.id])  # hash-flood-checked (collisions.py)
-        node.args = [self.visit(a) for a in node.args]
-        for keyword in node.keywords:
-            keyword.value = self.visit(keyword.value)
-        return node
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        return node  # only math constants get here
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        new = self.generic_visit(node)
-        # Size-guarded arithmetic: test literals like [0] * 10**9 must not exhaust the trusted process.
-        guarded = {ast.Mult: "_mul", ast.Pow: "_pow", ast.Mod: "_mod"}.get(type(node.op))
-        if guarded:
-            return _call(guarded, new.left, new.right)
-        return new
-
-
-def _is_math(node: ast.Attribute) -> bool:
-    return isinstance(node.value, ast.Name) and node.value.id == "math"

@@ -25,7 +25,7 @@ from executor.cgroup import forget_worker
 from executor.job import Job, Result, TestResult
 from executor.judge import judge_split, outputs_match
 from executor.paths import read_roots
-from executor.plan import TestPlan, plan_test
+from executor.plan import TestPlan, plan_tests
 from executor.precompile import child_request
 from executor.pure import PureValues
 from executor.uids import SLOTS_IN_USE
@@ -312,7 +312,7 @@ class Executor:
             return None
 
     def _prepare(self, job: Job) -> tuple[list[TestPlan], bytes, float]:
-        plans = [plan_test(t, self.split_asserts) for t in job.tests]
+        plans = plan_tests(job.program, job.tests, self.split_asserts)
         self._pure.lookup(plans)  # evaluate (and cache) expected values while the worker is busy
         runnable = [p for p in plans if p.mode != "invalid"]
         message = {

@@ -8,38 +8,12 @@ the leaf and evaluate it), so such leaves are evaluated by a child that never lo
 from __future__ import annotations
 
 import ast
-import builtins
 from collections.abc import Iterator
 
 # Modules a pure leaf may name; the pure child imports them (a program's own `math` would not be used).
 PURE_MODULES = ("math", "string", "itertools", "functools", "collections", "operator", "re", "heapq")
 PURE_PRELUDE = "import " + ", ".join(PURE_MODULES) + "\n"
 PLACEHOLDER = "None"  # what the program's child evaluates instead of a program-free leaf
-_FREE_OK = frozenset(name for name in dir(builtins) if not name.startswith("_")) | frozenset(PURE_MODULES)
-
-
-def is_program_free(node: ast.expr) -> bool:
-    """True when every free name in `node` is a builtin or an allowed module (no program reference)."""
-    return scan(node)[0]
-
-
-def scan(node: ast.AST) -> tuple[bool, bool]:
-    """(program-free, compares values): one walk of `node`.
-
-    Names bound inside the node (comprehension targets, lambda parameters, walrus targets) are not free;
-    "compares values" means a comparison or boolean operator anywhere inside."""
-    used: set[str] = set()
-    bound: set[str] = set()
-    compares = False
-    for sub in nodes(node):
-        kind = type(sub)
-        if kind is ast.Name:
-            (used if isinstance(sub.ctx, ast.Load) else bound).add(sub.id)  # type: ignore[attr-defined]
-        elif kind is ast.arg:
-            bound.add(sub.arg)  # type: ignore[attr-defined]
-        elif kind is ast.Compare or kind is ast.BoolOp:
-            compares = True
-    return used - bound <= _FREE_OK, compares
 
 
 def nodes(tree: ast.AST) -> Iterator[ast.AST]:

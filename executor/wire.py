@@ -74,23 +74,23 @@ def encode_value(value: Any) -> Any:
 def _plain_type(value: Any) -> type | None:
     """The builtin type a value is carried as, or None when it is not plain data.
 
-    User-defined subclasses of builtins (e.g. an int subclass with an always-true __eq__) are rejected.
-    A few well-known library types that programs return honestly (numpy scalars/arrays, namedtuples,
-    Counter/OrderedDict/defaultdict) are carried as their builtin base; the trusted side compares only that
-    plain value, so carrying them grants no power over the comparison.
+    Exact builtin types are carried as they are. Subclasses of them (an int subclass with an always-true
+    __eq__, a str subclass whose startswith always says yes, namedtuples, Counter) are carried as the plain
+    value of their builtin base, read with the base type's own methods: the trusted side compares and applies
+    methods to that plain value only, so overriding them grants no power over the verdict.
     """
     kind = type(value)
     if kind in _EXACT:
         return kind
-    module = getattr(kind, "__module__", "") or ""
-    if module == "collections" and isinstance(value, dict):
-        return dict
-    if isinstance(value, tuple) and hasattr(kind, "_fields") and module not in ("__main__", "solution"):
-        return tuple
+    for base in kind.__mro__:
+        if base in _EXACT:
+            return base
     return None
 
 
 _EXACT = {type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset}
+_BUILTIN_NAMES = {kind.__name__: kind for kind in _EXACT if kind is not type(None)}
+MAX_TYPE_NAME = 200
 
 
 def _encode(value: Any, depth: int, budget: list[int]) -> Any:
@@ -103,12 +103,27 @@ def _encode(value: Any, depth: int, budget: list[int]) -> Any:
     if kind is None:
         converted = _numpy_to_builtin(value)
         if converted is not None:
-            return _encode(converted[0], depth, budget)
+            return _converted(value, _encode(converted[0], depth + 1, budget))
         raise EncodeError(f"non-plain type {type(value).__module__}.{type(value).__qualname__}")
+    encoded = _encode_plain(value, kind, depth, budget)
+    return encoded if type(value) is kind else _converted(value, encoded)
+
+
+def _converted(value: Any, encoded: Any) -> list[Any]:
+    """["x", type name, builtin bases, plain value]: a value carried as its builtin base (see _plain_type)."""
+    kind = type(value)
+    name = str.__str__(kind.__qualname__) if isinstance(kind.__qualname__, str) else "?"
+    bases = [base.__name__ for base in kind.__mro__ if base in _EXACT]
+    return ["x", name[:MAX_TYPE_NAME], bases, encoded]
+
+
+def _encode_plain(value: Any, kind: type, depth: int, budget: list[int]) -> Any:
     if kind in (list, tuple, set, frozenset, dict) and len(value) > budget[0]:
         raise EncodeError("return value too large (too many elements)")
-    if value is None or kind is bool or kind is str:
+    if value is None or kind is bool:
         return value
+    if kind is str:
+        return str.__str__(value)
     if kind is int:
         value = int.__index__(value)
         if value.bit_length() > BIG_INT_BITS:
@@ -117,7 +132,7 @@ def _encode(value: Any, depth: int, budget: list[int]) -> Any:
     if kind is float:
         return float.__float__(value)
     if kind is complex:
-        return ["c", complex.__getattribute__(value, "real"), complex.__getattribute__(value, "imag")]
+        return ["c", complex.real.__get__(value), complex.imag.__get__(value)]
     if kind is bytes:
         return ["b", bytes.hex(value)]
     if kind is list:
@@ -144,8 +159,28 @@ class DecodeError(ValueError):
     """Tagged data that does not describe a plain value."""
 
 
+Conversion = tuple  # (type name, builtin base names, converted at the top, converted inside)
+
+
 def decode_value(data: Any, depth: int = 0) -> Any:
     """Rebuild plain Python data from tagged JSON (trusted side); raises DecodeError on anything else."""
+    return _decode(data, depth, None)
+
+
+def decode_leaf(data: Any) -> tuple[Any, Conversion | None]:
+    """(plain value, conversion report or None): as decode_value, and whether (and as what) the program's
+    value was carried as its builtin base -- `type()` and `isinstance()` on it are judged from that."""
+    found: list[Any] = []
+    value = _decode(data, 0, found)
+    if not found:
+        return value, None
+    top = next((entry for entry in found if entry[0] == 0), None)
+    nested = any(entry[0] > 0 for entry in found)
+    name, bases = (top[1], top[2]) if top else ("", [])
+    return value, (name, bases, top is not None, nested)
+
+
+def _decode(data: Any, depth: int, found: list[Any] | None) -> Any:
     if depth > MAX_DEPTH + 2:
         raise DecodeError("value nested too deeply")
     if data is None or isinstance(data, bool | int | float | str):
@@ -154,6 +189,8 @@ def decode_value(data: Any, depth: int = 0) -> Any:
         raise DecodeError("bad value encoding")
     tag = data[0]
     try:
+        if tag == "x":
+            return _decode_converted(data, depth, found)
         if tag == "I":
             return int(data[1], 16)
         if tag == "c":
@@ -161,14 +198,33 @@ def decode_value(data: Any, depth: int = 0) -> Any:
         if tag == "b":
             return bytes.fromhex(data[1])
         if tag in ("l", "t", "s", "f"):
-            items = [decode_value(item, depth + 1) for item in data[1]]
+            items = [_decode(item, depth + 1, found) for item in data[1]]
             if tag in ("s", "f"):
                 check_hashes(items)  # a colliding set would cost O(n^2) here and in the pool
             return {"l": list, "t": tuple, "s": set, "f": frozenset}[tag](items)
         if tag == "d":
-            pairs = [(decode_value(k, depth + 1), decode_value(v, depth + 1)) for k, v in data[1]]
+            pairs = [(_decode(k, depth + 1, found), _decode(v, depth + 1, found)) for k, v in data[1]]
             check_hashes(k for k, _ in pairs)
             return dict(pairs)
     except (TypeError, ValueError, IndexError) as err:
+        if isinstance(err, DecodeError):
+            raise
         raise DecodeError(f"bad value encoding ({type(err).__name__}: {err})") from err
     raise DecodeError(f"unknown value tag {tag!r}")
+
+
+def _decode_converted(data: list[Any], depth: int, found: list[Any] | None) -> Any:
+    """A converted value: its plain value; the claimed bases are kept only where the plain value's own type
+    really has them (a list can never claim to be a dict)."""
+    if len(data) != 4 or not isinstance(data[1], str) or len(data[1]) > MAX_TYPE_NAME:
+        raise DecodeError("bad converted-value encoding")
+    if not isinstance(data[2], list) or not all(isinstance(b, str) for b in data[2]):
+        raise DecodeError("bad converted-value encoding")
+    if isinstance(data[3], list) and data[3] and data[3][0] == "x":
+        raise DecodeError("converted value inside a converted value")
+    value = _decode(data[3], depth, found)
+    if found is not None:
+        own = type(value).__mro__
+        bases = [b for b in data[2] if b in _BUILTIN_NAMES and _BUILTIN_NAMES[b] in own]
+        found.append((depth, data[1], bases))
+    return value

@@ -41,7 +41,7 @@ from executor.wire import (
     DecodeError,
     FrameError,
     decode_frame,
-    decode_value,
+    decode_leaf,
     read_exact,
     write_raw,
 )
@@ -529,7 +529,11 @@ def _decode_values(reply: dict[str, Any]) -> dict[str, Any]:
     values = []
     try:
         for tag, data in reply["values"]:
-            values.append(("v", decode_value(data)) if tag == "v" else ("o", str(data)))
+            if tag == "v":
+                value, conversion = decode_leaf(data)
+                values.append(("v", value, conversion) if conversion else ("v", value))
+            else:
+                values.append(("o", str(data)))
         groups = {int(k): bool(v) for k, v in dict(reply.get("groups") or {}).items()}
     except (DecodeError, TypeError, ValueError) as err:
         return {"kind": "exception", "error": f"unreadable value from program: {err}"}
@@ -551,6 +555,9 @@ def add_site_packages(site_dirs: list[str]) -> None:
     site.setcopyright()
     site.sethelper()
     sys.path.extend(d for d in site_dirs if d not in sys.path)
+    # `-c` puts the working directory first on the path: in a child that is the box, so a module the program
+    # wrote there (which could rebind builtins behind the planner's back) would be importable.
+    sys.path[:] = [d for d in sys.path if d and os.path.isabs(d)]
 
 
 def main() -> None:
