@@ -434,7 +434,7 @@ class _LeafExtractor(ast.NodeTransformer):
         try:
             if isinstance(node, ast.Lambda):
                 node.args = self.visit(node.args)  # type: ignore[assignment]
-                node.body = self.visit(node.body)
+                node.body = _call("_step", self.visit(node.body))  # charged: sort keys run per element
                 return node
             for generator in node.generators:  # type: ignore[attr-defined]
                 generator.iter = _call("_iter", self.visit(generator.iter))

@@ -156,6 +156,7 @@ def judge_split(
         _isinstance=isinstance_,
         _fstring=fstring,
         _iter=steps.iterate,
+        _step=steps.step,
     )
     try:
         passed = eval(plan.glue, scope)

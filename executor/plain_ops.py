@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import operator
 import re
+import time
 import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -22,6 +23,7 @@ MAX_ITEMS = 10_000_000  # elements or characters one trusted operation may build
 MAX_POW_BITS = 1_000_000
 MAX_FORMAT_WIDTH = 100_000
 MAX_STEPS = 10_000_000  # loop iterations of one test's trusted comprehensions together
+GLUE_SECONDS = 2.0  # trusted time for one test's comprehensions and lambdas
 
 PLAIN_TYPES: tuple[type, ...] = (str, bytes, list, tuple, dict, set, frozenset, int, float, complex, bool)
 # Every attribute name of a plain type: a call `x.name(...)` with one of these is planned as a trusted method.
@@ -119,18 +121,32 @@ def bounded_range(*args: int) -> range:
 
 
 class StepBudget:
-    """Counts the loop steps of one test's trusted comprehensions."""
+    """Bounds the work of one test's trusted comprehensions and lambdas: MAX_STEPS steps and GLUE_SECONDS of
+    time (a body such as `x in f(1)` over a program value costs O(len) per step, so steps alone are not
+    enough; the clock is read at every step, so one step is the most it can overrun)."""
 
     def __init__(self) -> None:
         self.left = MAX_STEPS
+        self.deadline = time.monotonic() + GLUE_SECONDS
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Iterate, charging one step per element."""
         for item in iterable:
-            self.left -= 1
-            if self.left < 0:
-                raise _too_large()
+            self.charge()
             yield item
+
+    def step(self, value: Any) -> Any:
+        """Charge one step (a lambda body's evaluation) and pass `value` through."""
+        self.charge()
+        return value
+
+    def charge(self) -> None:
+        """One step of trusted work."""
+        self.left -= 1
+        if self.left < 0:
+            raise _too_large()
+        if time.monotonic() > self.deadline:
+            raise TrustedError(f"test expression takes too long to evaluate (over {GLUE_SECONDS:g} s)")
 
 
 # ---- methods of the plain types ----
