@@ -15,7 +15,7 @@ from pathlib import Path
 
 from executor.job import Job
 from executor.jsonl import JsonlError, ResumableJsonlWriter, iter_jsonl
-from executor.pool import Executor
+from executor.pool import Executor, positive_seconds
 from executor.progress import Progress
 
 
@@ -25,10 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", type=Path, help="jobs JSONL: {id, program, tests}")
     parser.add_argument("--output", type=Path, help="results JSONL (rerun with the same path to resume)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per test (default 5)")
+    parser.add_argument("--timeout", type=_timeout, default=5.0, help="seconds per test (default 5)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per program (MiB)")
     parser.add_argument("--check-sandbox", action="store_true", help="report which protections are active")
     return parser
+
+
+def _timeout(text: str) -> float:
+    try:
+        return positive_seconds("--timeout", text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def main(argv: list[str] | None = None) -> int:
