@@ -593,7 +593,8 @@ def main() -> None:
             if op == "job":
                 send_message(out_fd, worker.run_job(message))
                 message = None  # the spare is forked next: it must not find this job in our frame
-                worker.prepare_spare()
+                with contextlib.suppress(OSError):  # e.g. out of fds: the next job forks its own child
+                    worker.prepare_spare()
             elif op == "spare":
                 send_message(out_fd, {"pids": worker.spare_pids()})
             elif op == "probe":

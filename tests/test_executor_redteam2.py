@@ -215,6 +215,35 @@ def test_reading_files_outside_the_box_leaves_their_atime_alone(drop):
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+FALLBACK = r"""
+import errno, os, sys
+from executor.linux import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, mount, unshare
+from executor.mounts import never_records_atime, remount_each_read_only
+box = sys.argv[1]
+assert unshare(CLONE_NEWNS) and mount(None, "/", None, MS_REC | MS_PRIVATE) and mount(box, box, None, MS_BIND)
+assert remount_each_read_only(box)
+with open(os.path.join(box, "inside"), "w") as handle:
+    handle.write("the box stays writable")
+try:
+    open(os.path.join(os.path.dirname(box), "outside"), "w")
+    sys.exit("wrote outside the box")
+except OSError as err:
+    assert err.errno == errno.EROFS, err
+points = [line.split()[4] for line in open("/proc/self/mountinfo")]
+left = [p for p in points if p != box and os.path.exists(p) and not never_records_atime(p)]
+assert left == [], left
+print("ok")
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a mount namespace of its own needs root")
+def test_kernels_without_mount_setattr_remount_each_mount_read_only(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    done = subprocess.run([sys.executable, "-c", FALLBACK, str(box)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 def test_check_sandbox_probes_locks_notification_and_atime(executor):
     report = executor.probe()
     active = {**report["worker"], **report["child"]["probes"]["active"]}
