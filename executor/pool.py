@@ -355,10 +355,10 @@ def _deliver(number: int, result: Result, done: dict[int, Result], cond: threadi
 
 def positive_seconds(name: str, value: float | str) -> float:
     """A timeout: positive and finite (it scales every deadline and CPU limit)."""
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
-    return value
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {seconds}")
+    return seconds
 
 
 def _plan(test: Test, split: bool) -> TestPlan:
