@@ -8,8 +8,10 @@ prefixes with `]}` appended. `parse_synthesis_reply` adds the checks the release
 from __future__ import annotations
 
 import dataclasses
-import json
+import itertools
 from typing import Any
+
+from executor.jsonl import JsonlError, JsonLimitError, loads_json
 
 UNPARSEABLE: dict[str, Any] = {"question": None, "tests": None}
 
@@ -17,16 +19,16 @@ UNPARSEABLE: dict[str, Any] = {"question": None, "tests": None}
 def parse_incomplete_json(text: str) -> Any:
     """The release's JSON repair: fenced json, whole text, then prefixes + ']}'; UNPARSEABLE when all fail."""
     text = _unfence(text)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    # Assume a reply cut by max_tokens: close the tests list and the object, dropping the torn tail.
-    while text:
+    # Assume a reply cut by max_tokens: close the tests list and the object, dropping the torn tail. Text
+    # past the parser's limits (nesting, integer digits) is not a cut reply: no prefix would parse.
+    cuts = (text[:end] + "]}" for end in range(len(text), 0, -1))
+    for attempt in itertools.chain([text], cuts):
         try:
-            return json.loads(text + "]}")
-        except json.JSONDecodeError:
-            text = text[:-1]
+            return loads_json(attempt, "reply")
+        except JsonLimitError:
+            break
+        except JsonlError:
+            continue
     return dict(UNPARSEABLE)
 
 
@@ -80,7 +82,7 @@ def _unfence(text: str) -> str:
 
 def _parses_whole(text: str) -> bool:
     try:
-        json.loads(_unfence(text))
-    except json.JSONDecodeError:
+        loads_json(_unfence(text), "reply")
+    except JsonlError:
         return False
     return True

@@ -18,17 +18,23 @@ from executor.sandbox import CHANNEL_FDS, sweep_own_uid
 from executor.stdio import input_on_fd0, make_streams, output_text
 from executor.wire import MAX_FRAME, EncodeError, decode_value, encode_value, read_exact, write_raw
 
+# Requests come from the trusted worker only, which sends at most MAX_BATCH_TESTS tests at once (worker.py);
+# this bound only catches a torn header. Replies are held to MAX_FRAME.
+MAX_REQUEST = 1 << 30
+
 
 def describe(err: BaseException) -> dict[str, str]:
     """A short, safe description of an exception raised by untrusted code."""
     try:
-        name = type(err).__name__
+        name = type(err).__name__[:200]
         text = str(err)[:500]
+        missing = ""
+        if isinstance(err, ModuleNotFoundError):
+            missing = str(getattr(err, "name", None) or text)[:200]
     except BaseException:  # str() of a hostile exception may itself raise
-        name, text = "Exception", "<unprintable exception>"
+        name, text, missing = "Exception", "<unprintable exception>", "?"
     kind = "memory" if isinstance(err, MemoryError) else "exception"
     if isinstance(err, ModuleNotFoundError):
-        missing = getattr(err, "name", None) or text
         text = f"missing dependency {missing!r}: {text}"
     elif isinstance(err, SystemExit):
         text = f"program called exit({text})"
@@ -57,7 +63,7 @@ class Session:
             except EOFError:
                 os._exit(0)
             size = int.from_bytes(header, "big")
-            if size > MAX_FRAME:
+            if size > MAX_REQUEST:
                 os._exit(71)
             request = marshal.loads(read_exact(self.read_fd, size))  # from the trusted worker only
             if request["op"] == "run":
@@ -71,6 +77,9 @@ class Session:
             sweep_own_uid()
         cpu = int(request.get("cpu", 0))
         if cpu > 0:
+            hard = resource.getrlimit(resource.RLIMIT_CPU)[1]  # set by the zygote: a child can only lower it
+            if hard != resource.RLIM_INFINITY:
+                cpu = min(cpu, hard - 1)
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         nonces = request["nonces"]
         load = {"op": "load", "program": request["program"], "run": request["run"]}

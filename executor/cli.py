@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
+import sysconfig
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from executor.job import Job
 from executor.jsonl import JsonlError, ResumableJsonlWriter, iter_jsonl
-from executor.pool import Executor
+from executor.pool import Executor, positive_seconds
 from executor.progress import Progress
 
 
@@ -22,10 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", type=Path, help="jobs JSONL: {id, program, tests}")
     parser.add_argument("--output", type=Path, help="results JSONL (rerun with the same path to resume)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per test (default 5)")
+    parser.add_argument("--timeout", type=_timeout, default=5.0, help="seconds per test (default 5)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per program (MiB)")
     parser.add_argument("--check-sandbox", action="store_true", help="report which protections are active")
     return parser
+
+
+def _timeout(text: str) -> float:
+    try:
+        return positive_seconds("--timeout", text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,17 +104,39 @@ def check_sandbox(args: argparse.Namespace) -> int:
             Path(path).write_text("expected values live here\n")
             os.chmod(path, 0o666)
         listener = socket.create_server(("127.0.0.1", 0))
+        readable = os.path.join(sysconfig.get_paths()["stdlib"], "this.py")  # a stdlib file nobody reads
         request = {
             "secret": secret,
             "victim": victim,
             "outside": os.path.join(scratch, "written.txt"),
             "port": listener.getsockname()[1],
             "pool_pid": os.getpid(),
+            "readable": readable if os.path.isfile(readable) else os.__file__,
         }
-        with Executor(workers=1, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor:
+        with (
+            _backdated_atime(request["readable"]),
+            Executor(workers=1, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor,
+        ):
             report = executor.probe(request)
         listener.close()
     return print_report(report)
+
+
+@contextlib.contextmanager
+def _backdated_atime(path: str) -> Iterator[None]:
+    """Move `path`'s access time two days back while the probe runs (where we may), so that a child's read
+    on a mount that records access times visibly changes it (relatime updates an atime that old)."""
+    try:
+        saved = os.stat(path)
+        os.utime(path, ns=(time.time_ns() - 2 * 86400 * 10**9, saved.st_mtime_ns))
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.utime(path, ns=(saved.st_atime_ns, saved.st_mtime_ns))
 
 
 def print_report(report: dict) -> int:

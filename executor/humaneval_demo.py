@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from executor.job import Job
+from executor.jsonl import parse_jsonl_line
 from executor.pool import Executor
 
 # Bodies that replace the canonical solution: each is a kind of wrong or hostile program.
@@ -45,8 +45,9 @@ def humaneval_path() -> Path:
 
 def load_problems(path: Path | None = None) -> list[dict[str, Any]]:
     """All HumanEval problems as dicts (task_id, prompt, canonical_solution, test, entry_point)."""
-    with gzip.open(path or humaneval_path(), "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    source = path or humaneval_path()
+    with gzip.open(source, "rb") as handle:
+        return [parse_jsonl_line(raw, source, n) for n, raw in enumerate(handle, start=1) if raw.strip()]
 
 
 def check_test(problem: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,11 @@ from typing import Any
 
 class JsonlError(ValueError):
     """A JSONL row that cannot be used; the message names the file, line and field."""
+
+
+class JsonLimitError(JsonlError):
+    """JSON text past the parser's limits (nesting depth, integer digits, memory): no prefix of it, and no
+    repair of it, parses either."""
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -32,13 +38,28 @@ def parse_jsonl_line(raw: bytes, path: str | Path, line_number: int) -> dict[str
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise JsonlError(f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise JsonlError(f"{path}:{line_number}: malformed JSON ({err.msg} at column {err.colno})") from err
+    row = loads_json(text, f"{path}:{line_number}")
     if not isinstance(row, dict):
         raise JsonlError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
     return row
+
+
+def loads_json(text: str, where: str) -> Any:
+    """json.loads where every way the text can be bad is a JsonlError `where: what is wrong`.
+
+    Besides malformed JSON, json.loads raises RecursionError for deep nesting and ValueError for integers
+    past Python's digit limit (red-team round 2, #7: both escaped as tracebacks naming no line)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise JsonlError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from err
+    except RecursionError as err:
+        raise JsonLimitError(f"{where}: JSON nested too deeply (past Python's recursion limit)") from err
+    except ValueError as err:  # int("9" * 5000): the integer string conversion limit
+        what = f"integer with more than {sys.get_int_max_str_digits()} digits"
+        raise JsonLimitError(f"{where}: {what if 'integer' in str(err) else err}") from err
+    except MemoryError as err:
+        raise JsonLimitError(f"{where}: JSON too large to parse") from err
 
 
 def require_field(row: dict[str, Any], field: str, expected: type | tuple[type, ...], where: str) -> Any:

@@ -4,7 +4,8 @@ Without root a child cannot take a uid of its own, so the program runs as pid 1 
 instead: it can name (and so signal or trace) no process outside, and its death takes all its descendants
 with it. Creating one needs a user namespace, and every mount is made read-only except the box. The zygote
 sets up the user and mount namespaces once (`enter_shared_namespaces`) and each child adds only its pid
-namespace; where the zygote could not, each child creates all three itself (`enter_pid_namespace`).
+namespace; where the zygote could not, each child creates all three itself (`enter_pid_namespace`). The
+read-only mounts (mounts.py) also keep access times of files outside the box unchanged.
 """
 
 from __future__ import annotations
@@ -19,26 +20,14 @@ from executor.linux import (
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWUSER,
-    MS_BIND,
-    MS_PRIVATE,
-    MS_REC,
     PR_SET_PDEATHSIG,
     map_own_ids,
-    mount,
-    mount_setattr,
     prctl,
     unshare,
 )
+from executor.mounts import read_only_except_box
 
 NPROC = 64  # processes per user namespace (Linux >= 5.14 counts RLIMIT_NPROC per user namespace)
-
-
-def read_only_except_box(box: str) -> bool:
-    """Every mount read-only except the box (covers chmod/utime, which Landlock does not govern)."""
-    if not mount(None, "/", None, MS_REC | MS_PRIVATE) or not mount(box, box, None, MS_BIND):
-        return False
-    os.chdir(box)  # the old cwd is the directory under the new bind mount
-    return mount_setattr("/", True, 1, 0) and mount_setattr(box, False, 0, 1)  # MOUNT_ATTR_RDONLY
 
 
 def enter_shared_namespaces(box: str) -> bool:
@@ -54,19 +43,20 @@ def enter_shared_namespaces(box: str) -> bool:
     return True
 
 
-def enter_pid_namespace(box: str, worker_pid: int, keep_in_child: tuple[int, ...]) -> bool:
-    """In a child, on its own: unshare user + pid + mount + IPC namespaces, then fork_as_pid_one."""
+def enter_pid_namespace(box: str, worker_pid: int, keep_in_child: tuple[int, ...]) -> dict[str, bool]:
+    """In a child, on its own: unshare user + pid + mount + IPC namespaces, then fork_as_pid_one; returns
+    which of pid_namespace and read_only_mounts are active."""
     uid, gid = os.getuid(), os.getgid()
     if not unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC):
-        return False
+        return {"pid_namespace": False, "read_only_mounts": False}
     map_own_ids(uid, gid)  # maps may be refused; the namespace still isolates pids
-    read_only_except_box(box)
+    read_only = read_only_except_box(box)
     _limit_processes()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # entering a user namespace cleared it (new credentials)
     if os.getppid() != worker_pid:  # the worker died before it was armed again
         os._exit(70)
     fork_as_pid_one(keep_in_child)
-    return True
+    return {"pid_namespace": True, "read_only_mounts": read_only}
 
 
 def fork_as_pid_one(keep_in_child: tuple[int, ...]) -> None:

@@ -21,7 +21,7 @@ from executor.program_names import UNTOUCHED, VOCABULARY, ProgramNames, may_touc
 from executor.purity import PLACEHOLDER, nodes
 
 NO_NAMES = NameView()  # a program that rebinds none of the test's names
-__all__ = ["SAFE_FUNCS", "SAFE_MATH", "SAFE_NAMES", "TestPlan", "plan_test", "plan_tests"]
+__all__ = ["SAFE_FUNCS", "SAFE_MATH", "SAFE_NAMES", "TestPlan", "plan_test", "plan_tests", "program_view"]
 
 
 @dataclass
@@ -109,13 +109,19 @@ def plan_test(test: Any, split: bool = True, names: ProgramNames = UNTOUCHED) ->
 
 def plan_tests(program: str, tests: list[Any], split: bool = True) -> list[TestPlan]:
     """Plan every test of a job against what its program may rebind (analysed only when a test needs it)."""
-    names = UNTOUCHED
-    if split:
-        asked = frozenset().union(*(_words(t) for t in tests if isinstance(t, str)))
-        vocabulary = asked & VOCABULARY
-        if (vocabulary and may_touch(program, vocabulary)) or (asked and _CLASS.search(program)):
-            names = program_names(program)
+    names = program_view(program, tests, split)
     return [plan_test(t, split, names) for t in tests]
+
+
+def program_view(program: str, tests: list[Any], split: bool = True) -> ProgramNames:
+    """What `program` may rebind, as far as these tests care (the source is parsed only when they do)."""
+    if not split:
+        return UNTOUCHED
+    asked = frozenset().union(*(_words(t) for t in tests if isinstance(t, str)))
+    vocabulary = asked & VOCABULARY
+    if (vocabulary and may_touch(program, vocabulary)) or (asked and _CLASS.search(program)):
+        return program_names(program)
+    return UNTOUCHED
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")

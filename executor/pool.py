@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import math
 import os
 import queue
 import select
@@ -21,12 +22,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from executor.bounds import ErrorBudget, clip
 from executor.cgroup import forget_worker
-from executor.job import Job, Result, TestResult
+from executor.job import Job, Result, Test, TestResult
 from executor.judge import judge_split, outputs_match
 from executor.paths import read_roots
-from executor.plan import TestPlan, plan_tests
+from executor.plan import TestPlan, plan_test, program_view
 from executor.precompile import child_request
+from executor.program_names import ProgramNames
 from executor.pure import PureValues
 from executor.uids import SLOTS_IN_USE
 from executor.worker import encode_message, recv_message, send_message, write_all
@@ -36,6 +39,7 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from executor.wor
 _UID_BASE = 1 << 30  # children run as unused uids: (1<<30) + (pool pid << 8) + slot; never a real account
 PIPELINE = 2  # jobs queued in each worker's pipe: it never idles waiting for this process to wake up
 PIPE_ROOM = 60 << 10  # below the 64 KiB a Linux pipe holds
+MAX_WAIT_S = 1e9  # select() refuses longer timeouts (tests x timeout can exceed it)
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,11 +113,11 @@ class WorkerHandle:
     def receive(self, timeout: float) -> dict[str, Any]:
         """Read one reply under a deadline."""
         fd = self.proc.stdout.fileno()
-        if not select.select([fd], [], [], timeout)[0]:
+        if not select.select([fd], [], [], min(timeout, MAX_WAIT_S))[0]:
             raise WorkerDied(f"worker did not answer within {timeout:.0f} s")
         try:
             return recv_message(fd)
-        except (EOFError, OSError) as err:
+        except Exception as err:  # a torn or unreadable message: this pipe is out of step, restart it
             raise WorkerDied(f"worker exited (code {self.proc.poll()})") from err
 
     def close(self) -> None:
@@ -150,9 +154,11 @@ class Executor:
         drop_privileges: bool = True,
     ) -> None:
         self.workers = workers or len(os.sched_getaffinity(0))
-        self.timeout_s = float(timeout_s)
+        self.timeout_s = positive_seconds("timeout_s", timeout_s)
         self.memory_mb = int(memory_mb)
-        self.load_timeout_s = float(load_timeout_s if load_timeout_s is not None else max(timeout_s, 5.0))
+        self.load_timeout_s = positive_seconds(
+            "load_timeout_s", load_timeout_s if load_timeout_s is not None else max(self.timeout_s, 5.0)
+        )
         self.split_asserts = split_asserts  # False: every test runs whole in the child (for comparison)
         # False: children keep the caller's uid and rely on a pid namespace + Landlock (the non-root path).
         self.drop_privileges = drop_privileges
@@ -308,11 +314,12 @@ class Executor:
             number, job, done, cond, _ = task
             error = f"executor error: {err!r}"
             tests = [TestResult("skipped", error, 0.0, "whole") for _ in job.tests]
-            _deliver(number, Result(job.id, "crash", 0.0, tests, error=error), done, cond)
+            _deliver(number, bounded(Result(job.id, "crash", 0.0, tests, error=error)), done, cond)
             return None
 
     def _prepare(self, job: Job) -> tuple[list[TestPlan], bytes, float]:
-        plans = plan_tests(job.program, job.tests, self.split_asserts)
+        names = program_view(job.program, job.tests, self.split_asserts)
+        plans = [_plan(t, self.split_asserts, names) for t in job.tests]
         self._pure.lookup(plans)  # evaluate (and cache) expected values while the worker is busy
         runnable = [p for p in plans if p.mode != "invalid"]
         message = {
@@ -348,6 +355,32 @@ def _deliver(number: int, result: Result, done: dict[int, Result], cond: threadi
         cond.notify_all()
 
 
+def positive_seconds(name: str, value: float | str) -> float:
+    """A timeout: positive and finite (it scales every deadline and CPU limit)."""
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {seconds}")
+    return seconds
+
+
+def _plan(test: Test, split: bool, names: ProgramNames) -> TestPlan:
+    """The test's plan; a test the planner cannot handle (nested too deeply for its recursion, an int too
+    long for decimal text, ...) is an error of that test, never a crash of its job (red-team round 2, #7)."""
+    try:
+        return plan_test(test, split, names)
+    except Exception as err:
+        return TestPlan("invalid", error=clip(f"test cannot be planned: {type(err).__name__}: {err}"))
+
+
+def bounded(result: Result) -> Result:
+    """`result` with its error texts clipped (bounds.py): about 1 KB each, and one budget for them all."""
+    budget = ErrorBudget()
+    result.error = budget(result.error)
+    for test in result.tests:
+        test.error = budget(test.error)
+    return result
+
+
 def _as_job(item: Job | dict[str, Any], number: int) -> Job:
     if isinstance(item, Job):
         return item
@@ -356,7 +389,7 @@ def _as_job(item: Job | dict[str, Any], number: int) -> Job:
 
 def _failed_result(job: Job, plans: list[TestPlan], status: str, error: str) -> Result:
     tests = [TestResult("skipped", error, 0.0, "whole" if p.mode == "invalid" else p.mode) for p in plans]
-    return Result(job.id, status, 0.0, tests, error=error)
+    return bounded(Result(job.id, status, 0.0, tests, error=error))
 
 
 def finalize(
@@ -378,7 +411,7 @@ def finalize(
         outcome, error, mode = judge_reply(plan, entry["reply"], pure)
         tests.append(TestResult(outcome, error, entry["seconds"], mode))
     passed = sum(t.outcome == "pass" for t in tests)
-    return Result(job.id, "ok", passed / len(tests) if tests else 0.0, tests)
+    return bounded(Result(job.id, "ok", passed / len(tests) if tests else 0.0, tests))
 
 
 def judge_reply(

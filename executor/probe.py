@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import json
 import os
 import resource
+import struct
 from typing import Any
 
 from executor import child as child_module
+from executor.mounts import never_records_atime
 
 
 def _blocked(action: Any) -> bool:
@@ -68,6 +72,51 @@ def _kernel_channel_checks() -> dict[str, bool]:
     }
 
 
+def _all_blocked(*actions: Any) -> bool:
+    return all(_blocked(action) for action in actions)
+
+
+def _file_channel_checks(path: str) -> dict[str, bool]:
+    """Marks on a file every child can read, which a concurrent child could observe (closed by seccomp and
+    the read-only mounts; red-team round 2, #3). `path` is a readable file outside the box."""
+    import mmap  # here: a module the warm worker (and so every child's image) does not need
+
+    fd = os.open(path, os.O_RDONLY)
+    directory = os.open(os.path.dirname(json.__file__), os.O_RDONLY)  # a listable stdlib directory
+    lock = struct.pack("hhqqi", fcntl.F_RDLCK, 0, 0, 0, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, *(ctypes.c_int,) * 3, ctypes.c_long)
+    page = ctypes.c_void_p(libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0))
+    before = os.stat(path).st_atime_ns
+    with open(path, "rb") as handle:
+        handle.read()
+    checks = {
+        "file_lock": _all_blocked(
+            lambda: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB),
+            *(lambda cmd=cmd: fcntl.fcntl(fd, cmd, lock) for cmd in (fcntl.F_SETLK, fcntl.F_GETLK, 37, 36)),
+        ),
+        "file_lease": _all_blocked(
+            lambda: fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK),
+            lambda: fcntl.fcntl(fd, fcntl.F_GETLEASE),
+        ),
+        "dnotify": _blocked(lambda: fcntl.fcntl(directory, fcntl.F_NOTIFY, fcntl.DN_ACCESS)),
+        "inotify": _all_blocked(lambda: _syscall(253), lambda: _syscall(294, 0)),
+        "fanotify": _blocked(lambda: _syscall(300, 0, 0)),
+        "page_cache": _all_blocked(
+            lambda: _syscall(27, page, 4096, ctypes.create_string_buffer(1)),  # mincore
+            lambda: _syscall(451, fd, ctypes.create_string_buffer(16), ctypes.create_string_buffer(40), 0),
+            lambda: os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED),
+            lambda: _syscall(28, page, 4096, 21),  # madvise(MADV_PAGEOUT)
+        ),
+        # blocked: the file's mount records no access time, and reading it left the atime as it was
+        "atime": never_records_atime(path) and os.stat(path).st_atime_ns == before,
+    }
+    os.close(fd)
+    os.close(directory)
+    return checks
+
+
 def run_probes(request: dict[str, Any]) -> dict[str, Any]:
     """Try each forbidden action; True means it was blocked."""
     parent = int(request.get("worker_pid", os.getppid()))  # in a pid namespace getppid() says 0
@@ -91,6 +140,7 @@ def run_probes(request: dict[str, Any]) -> dict[str, Any]:
     if "victim" in request:
         checks["delete_outside_file"] = _blocked(lambda: os.unlink(request["victim"]))
     checks.update(_kernel_channel_checks())
+    checks.update(_file_channel_checks(request.get("readable", os.__file__)))
     box_writable = not _blocked(lambda: _write("inside.txt"))  # wanted: not a "blocked" check
     limits = {
         name: resource.getrlimit(getattr(resource, name))[1]

@@ -35,6 +35,7 @@ from executor.linux import (
     prctl,
     unshare,
 )
+from executor.mounts import read_only_except_box
 from executor.pidns import (
     PER_CHILD_FLAGS,
     PER_CHILD_FLAGS_WITHOUT_SECCOMP,
@@ -175,10 +176,12 @@ def confine_zygote(spec: SandboxSpec, cpu_seconds: int) -> None:
     if spec.uid is None:
         if not enter_shared_namespaces(spec.box_dir):
             return
-        inherited = {"shared_namespaces": True}
+        inherited = {"shared_namespaces": True, "read_only_mounts": True}
     else:
+        # A mount namespace of the zygote's own (the worker keeps writing its box dir, cgroups and /proc):
+        # the children see every mount read-only but the box, so their reads never touch an atime.
+        inherited = {"read_only_mounts": unshare(CLONE_NEWNS) and read_only_except_box(spec.box_dir)}
         os.chdir(spec.box_dir)
-        inherited = {}
     # RLIMIT_CPU counts per process, from zero in each child (whose job lowers it to its own budget).
     inherited["rlimits"] = _set_limits(spec, cpu_seconds)
     inherited["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -309,11 +312,12 @@ def confine_child(
             os._exit(70)
         # No root, so no uid of its own: run the program as pid 1 of a fresh pid namespace instead, where it
         # can name (and so signal) no process outside, and whose death takes all its descendants with it.
-        active["pid_namespace"] = enter_pid_namespace(spec.box_dir, worker_pid, CHANNEL_FDS)
+        active.update(enter_pid_namespace(spec.box_dir, worker_pid, CHANNEL_FDS))
         active["ipc_namespace"] = active["pid_namespace"]  # unshared together
     else:
-        # A plain fork of the worker (no zygote yet): a private IPC namespace, then the uid drop.
+        # A plain fork of the worker (no zygote yet): private IPC and mount namespaces, then the uid drop.
         active["ipc_namespace"] = unshare(CLONE_NEWIPC)
+        active["read_only_mounts"] = unshare(CLONE_NEWNS) and read_only_except_box(spec.box_dir)
         _drop_to_uid(spec.uid, worker_pid, sweep=True)
         active["uid_drop"] = active["pdeathsig"] = True
     active["no_new_privs"] = prctl(PR_SET_NO_NEW_PRIVS, 1)

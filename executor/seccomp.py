@@ -3,8 +3,11 @@
 Namespaces, uid drop and Landlock leave a few kernel channels open to an unprivileged process: the kernel
 keyring (shared across uids, survives the job), io_uring (a second syscall path), AF_UNIX pathname sockets
 (host services; Landlock does not cover connect), AF_NETLINK/AF_PACKET/AF_VSOCK sockets, memfd (memory that
-RLIMIT_AS does not count until mapped), SysV IPC and POSIX message queues (objects that outlive the job), and
-new namespaces (user namespaces widen the kernel's attack surface). x86-64 only: on other architectures
+RLIMIT_AS does not count until mapped), SysV IPC and POSIX message queues (objects that outlive the job),
+new namespaces (user namespaces widen the kernel's attack surface), and marks on files every child can read
+(red-team round 2, #3): advisory locks and leases, file-change notification (dnotify, inotify, fanotify),
+and page-cache residency (mincore, cachestat) with its eviction primitives (fadvise, MADV_COLD/PAGEOUT). Two
+concurrent children could signal through any of them. x86-64 only: on other architectures
 nothing is installed, and a call through a mismatched syscall ABI is killed. Installed after no_new_privs and
 before any program code runs: once in the zygote, which every child inherits, on the own-uid path; in each
 child after it entered its pid namespace on the path without root (see sandbox.py).
@@ -54,8 +57,24 @@ DENIED = {
     "mq_timedreceive": 243,
     "mq_notify": 244,
     "mq_getsetattr": 245,
+    # Covert channels through files outside the box (fcntl and madvise are filtered by argument below).
+    "flock": 73,
+    "inotify_init": 253,
+    "inotify_add_watch": 254,
+    "inotify_rm_watch": 255,
+    "inotify_init1": 294,
+    "fanotify_init": 300,
+    "fanotify_mark": 301,
+    "mincore": 27,
+    "fadvise64": 221,
+    "process_madvise": 440,
+    "cachestat": 451,
 }
-SYS_SOCKET, SYS_CLONE, SYS_CLONE3 = 41, 56, 435
+SYS_SOCKET, SYS_CLONE, SYS_CLONE3, SYS_FCNTL, SYS_MADVISE = 41, 56, 435, 72, 28
+# fcntl commands that lock, lease or watch a file: F_GETLK F_SETLK F_SETLKW, F_OFD_GETLK/SETLK/SETLKW,
+# F_SETLEASE F_GETLEASE F_NOTIFY. Every other command (dup, fd/status flags, pipe size, seals) still works.
+DENIED_FCNTL = (5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
+DENIED_MADVISE = (20, 21)  # MADV_COLD, MADV_PAGEOUT: evict a shared file's pages (a page-cache signal)
 DENIED_FAMILIES = {"AF_UNIX": 1, "AF_NETLINK": 16, "AF_PACKET": 17, "AF_VSOCK": 40}
 CLONE_NEW_FLAGS = 0x7E020080  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME
 _X32_BIT = 0x40000000
@@ -63,6 +82,7 @@ _X32_BIT = 0x40000000
 # classic BPF opcodes
 _LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
 _NR, _ARCH, _ARG0 = 0, 4, 16  # offsets in struct seccomp_data (arg0's low 32 bits, little-endian)
+_ARG1, _ARG2 = 24, 32  # the kernel reads fcntl's cmd and madvise's advice as 32-bit ints: low halves suffice
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -74,21 +94,32 @@ def _deny_if(value: int, ret: int = RET_EPERM) -> list[bytes]:
     return [_insn(_JEQ_K, value, 0, 1), _insn(_RET_K, ret)]
 
 
+def _by_argument(number: int, offset: int, denied: tuple[int, ...] | dict[str, int]) -> list[bytes]:
+    """if (nr == number) { A = argument; deny listed values; allow }: a block that always returns."""
+    block = [_insn(_LD_W_ABS, offset)]
+    for value in denied if isinstance(denied, tuple) else denied.values():
+        block += _deny_if(value)
+    block.append(_insn(_RET_K, RET_ALLOW))
+    return [_insn(_JEQ_K, number, 0, len(block)), *block]
+
+
 def build_filter() -> bytes:
-    """The filter program (sock_filter array) as bytes."""
+    """The filter program (sock_filter array) as bytes.
+
+    Syscalls whose verdict does not depend on an argument never load one, so the kernel (>= 5.11) caches
+    them as always allowed and runs no filter for them at all; only socket, clone, fcntl and madvise (and the
+    denied calls) walk the program."""
     prog = [_insn(_LD_W_ABS, _ARCH), _insn(_JEQ_K, AUDIT_ARCH_X86_64, 1, 0), _insn(_RET_K, RET_KILL_PROCESS)]
     prog += [_insn(_LD_W_ABS, _NR), _insn(_JGE_K, _X32_BIT, 0, 1), _insn(_RET_K, RET_KILL_PROCESS)]
-    for number in DENIED.values():
-        prog += _deny_if(number)
-    prog += _deny_if(SYS_CLONE3, RET_ENOSYS)  # flags live in memory BPF cannot read: libc falls back to clone
-    families: list[bytes] = [_insn(_LD_W_ABS, _ARG0)]
-    for family in DENIED_FAMILIES.values():
-        families += _deny_if(family)
-    families.append(_insn(_RET_K, RET_ALLOW))
-    prog += [_insn(_JEQ_K, SYS_SOCKET, 0, len(families)), *families]
+    prog += _by_argument(SYS_FCNTL, _ARG1, DENIED_FCNTL)
+    prog += _by_argument(SYS_MADVISE, _ARG2, DENIED_MADVISE)
+    prog += _by_argument(SYS_SOCKET, _ARG0, DENIED_FAMILIES)
     clone = [_insn(_LD_W_ABS, _ARG0), _insn(_JSET_K, CLONE_NEW_FLAGS, 0, 1), _insn(_RET_K, RET_EPERM)]
     clone.append(_insn(_RET_K, RET_ALLOW))
     prog += [_insn(_JEQ_K, SYS_CLONE, 0, len(clone)), *clone]
+    for number in DENIED.values():
+        prog += _deny_if(number)
+    prog += _deny_if(SYS_CLONE3, RET_ENOSYS)  # flags live in memory BPF cannot read: libc falls back to clone
     prog.append(_insn(_RET_K, RET_ALLOW))
     return b"".join(prog)
 

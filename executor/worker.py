@@ -20,31 +20,25 @@ import signal
 import struct
 import sys
 import time
+from functools import partial
 from typing import Any
 
 from executor import child as child_module
 from executor import probe as _probe  # noqa: F401  (warm: children cannot import from the project tree)
+from executor.bounds import clip
 from executor.boxclean import empty_dir
 from executor.cgroup import join_cpu_group, leave_cpu_group
 from executor.linux import PR_SET_PDEATHSIG, prctl, umount_detach
 from executor.memcg import enter_as_zygote, make_memory_group, mark_as_child, remove_groups
 from executor.phases import restore, whole_last
+from executor.replies import ReplyError, checked_test_reply, load_problem
 from executor.sandbox import (
     SandboxSpec,
     confine_child,
     confine_zygote,
     setup_worker,
 )
-from executor.wire import (
-    HEADER,
-    MAX_FRAME,
-    DecodeError,
-    FrameError,
-    decode_frame,
-    decode_leaf,
-    read_exact,
-    write_raw,
-)
+from executor.wire import HEADER, MAX_FRAME, FrameError, decode_frame, read_exact, write_raw
 from executor.zygote import Zygote
 
 # Warm imports: a child starts with these loaded. Kept to what generated programs use most; each MiB here
@@ -66,8 +60,12 @@ WARM_MODULES = (
 
 _PIPE_HEADER = struct.Struct(">Q")
 MEMORY_GROUP_EXTRA_MB = 256 + 64  # above --memory-mb: the box tmpfs and the zygote
-JOB_REPLY_BYTES = 20 << 20  # all reply frames of one job together (each is also capped at MAX_FRAME)
+JOB_REPLY_BYTES = 20 << 20  # all reply frames of one job together (each is also capped at MAX_FRAME) ...
+REPLY_BYTES_PER_TEST = 4 << 10  # ... plus this much per test: honest jobs with 20,000 tests fit
 SPARE_CPU_SECONDS = 24 * 3600  # a child lowers this to its job's budget before running any program code
+# Tests sent to one child at most: a job's request frames, resends after a timeout (each one carries the
+# remaining tests) and a batch's CPU budget stay bounded however many tests a job has.
+MAX_BATCH_TESTS = 1024
 
 
 def new_nonce() -> int:
@@ -105,6 +103,10 @@ def recv_message(fd: int) -> Any:
     return marshal.loads(read_exact(fd, size))
 
 
+class WorkerBroken(Exception):
+    """The zygote is gone: no child can be started any more, so this worker must be replaced."""
+
+
 class ChildGone(Exception):
     """The child died, hung or broke the protocol; `outcome` says which."""
 
@@ -123,7 +125,12 @@ class Child:
         self.worker = worker
         # From the zygote (never held a job, see zygote.py); a plain fork only before it exists (startup).
         zygote = worker.zygote
-        pid = zygote.spawn((request_read, reply_write)) if zygote is not None else os.fork()
+        try:
+            pid = zygote.spawn((request_read, reply_write)) if zygote is not None else os.fork()
+        except OSError as err:
+            for fd in (request_read, request_write, reply_read, reply_write):
+                os.close(fd)
+            raise WorkerBroken(f"cannot start a child: {err}") from err
         if pid == 0:  # child: never returns
             try:
                 os.close(request_write)
@@ -156,8 +163,9 @@ class Child:
         except OSError as err:
             raise self._gone(f"channel write failed ({err.strerror})") from err
 
-    def reply(self, nonce: int, deadline: float) -> dict[str, Any]:
-        """The next reply frame; it must answer `nonce`, else the channel was tampered with."""
+    def reply(self, nonce: int, deadline: float, check: Any = None) -> Any:
+        """The next reply frame; it must answer `nonce`, else the channel was tampered with. `check` (see
+        replies.py) rebuilds it from fields it validates; a reply that does not fit is a violation."""
         (size,) = HEADER.unpack(self._read(HEADER.size, deadline))
         if size > MAX_FRAME:
             raise self._violation(f"reply frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
@@ -171,7 +179,12 @@ class Child:
             raise self._violation(str(err)) from err
         if reply.get("n") != nonce:
             raise self._violation("reply does not answer this request (forged or stray write on the channel)")
-        return reply
+        if check is None:
+            return reply
+        try:
+            return check(reply)
+        except ReplyError as err:
+            raise self._violation(str(err)) from err
 
     def _read(self, size: int, deadline: float) -> bytes:
         """`size` bytes of the reply stream; reads what the pipe holds (often the next frames too, which
@@ -297,7 +310,7 @@ class Worker:
         self.spec.worker_features["memory_group"] = self.memory_group is not None
         self.spare: Child | None = None  # forked and confined ahead of the next job
         self.zygote: Zygote | None = None  # started by main() before any job arrives
-        self.reply_budget = JOB_REPLY_BYTES  # reset per job (run_job); spent by Child.reply
+        self.reply_budget = JOB_REPLY_BYTES  # set per job (run_job); spent by Child.reply
         self.leftovers = False  # set by sweep(): a program left processes behind
 
     def prepare_zygote(self) -> None:
@@ -363,20 +376,31 @@ class Worker:
             self.spare = Child(self)
 
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Load the program in a child, run every test under its own deadline, reload after a failure."""
+        """Load the program in a child, run every test under its own deadline, reload after a failure. Any
+        error of this worker's own while doing so is this job's crash: the worker lives on for the next."""
+        try:
+            return self._run_job(job)
+        except WorkerBroken:
+            raise
+        except Exception as err:
+            return {"status": "crash", "load_error": clip(f"executor worker error: {err!r}"), "tests": []}
+
+    def _run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         timeout, load_timeout = job["timeout_s"], job["load_timeout_s"]
-        self.reply_budget = JOB_REPLY_BYTES
         order, boundary = whole_last(job["tests"])  # whole tests (expected values inside) go last
         tests = [job["tests"][i] for i in order]
+        self.reply_budget = JOB_REPLY_BYTES + REPLY_BYTES_PER_TEST * len(tests)
         out: list[dict[str, Any]] = []
         status, load_error = "ok", None
         child = self.take_child()
         try:
             while True:
-                # One batch: load, then the remaining tests of this phase; each reply timed from the previous.
+                # One batch: load, then the next tests of this phase; each reply timed from the previous.
                 todo = tests[len(out) : boundary] if len(out) < boundary else tests[len(out) :]
+                todo = todo[:MAX_BATCH_TESTS]
                 nonces = new_nonces(len(todo) + 1)
-                cpu = math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1
+                # RLIMIT_CPU is a backstop behind the per-reply deadlines: never above the hard limit.
+                cpu = min(math.ceil(timeout * max(len(todo), 1) + load_timeout) + 1, SPARE_CPU_SECONDS)
                 batch = {"op": "run", "program": job["program"], "run": not job["stdio"], "tests": todo}
                 batch["sweep"] = self.leftovers
                 child.send({**batch, "nonces": nonces, "cpu": cpu})
@@ -390,11 +414,13 @@ class Worker:
                         rest = tests[len(out) :]
                         out.extend({"outcome": "skipped", "error": error, "seconds": 0.0} for _ in rest)
                     break
-                finished = self._run_tests(child, nonces[1:], timeout, out)
+                finished = self._run_tests(child, list(zip(nonces[1:], todo)), timeout, out)
                 if len(out) == len(tests):
                     break
                 if finished:
-                    child.kill()  # split phase done: whole tests get a child that never saw the split tests
+                    # Batch done. At the end of the split phase this also means that whole tests get a
+                    # child that never saw the split tests.
+                    child.kill()
                 child = Child(self)  # a fresh process for the remaining tests
         except ChildGone as gone:
             if not out:
@@ -402,26 +428,28 @@ class Worker:
             else:
                 rest = tests[len(out) :]
                 out.extend({"outcome": gone.outcome, "error": gone.error, "seconds": 0.0} for _ in rest)
-        # Everything the program started is dead and reaped before its result leaves this process.
-        child.kill()
+        finally:
+            # Everything the program started is dead and reaped before its result leaves this process.
+            child.kill()
         if status == "ok":
             out = restore(order, out)
         return {"status": status, "load_error": load_error, "tests": out}
 
     @staticmethod
-    def _run_tests(child: Child, nonces: list[int], timeout: float, out: list[dict[str, Any]]) -> bool:
-        """Collect one reply per test; False when the child had to be killed (the caller reloads)."""
-        for nonce in nonces:
+    def _run_tests(
+        child: Child, steps: list[tuple[int, dict[str, Any]]], timeout: float, out: list[dict[str, Any]]
+    ) -> bool:
+        """Collect one checked reply per (nonce, test request); False when the child had to be killed (the
+        caller reloads)."""
+        for nonce, request in steps:
             start = time.perf_counter()
             try:
-                reply = child.reply(nonce, time.monotonic() + timeout)
+                reply = child.reply(nonce, time.monotonic() + timeout, partial(checked_test_reply, request))
             except ChildGone as gone:
                 out.append(
                     {"outcome": gone.outcome, "error": gone.error, "seconds": time.perf_counter() - start}
                 )
                 return False
-            if "values" in reply:
-                reply = _decode_values(reply)
             out.append({"reply": reply, "seconds": time.perf_counter() - start})
         return True
 
@@ -429,15 +457,12 @@ class Worker:
     def _load_reply(child: Child, nonce: int, deadline: float) -> tuple[str, str] | None:
         """(status, error) when the program cannot be loaded, else None."""
         try:
-            reply = child.reply(nonce, deadline)
+            problem = child.reply(nonce, deadline, load_problem)
         except ChildGone as gone:
             return gone.outcome, f"while loading: {gone.error}"
-        if reply.get("ok"):
-            return None
-        child.kill()
-        kind = reply.get("kind")
-        status = {"syntax": "syntax_error", "memory": "memory"}.get(kind, "load_error")
-        return status, str(reply.get("error", "load failed"))
+        if problem is not None:
+            child.kill()
+        return problem
 
     def probe(self, request: dict[str, Any]) -> dict[str, Any]:
         """Start one confined child and let it try forbidden things (for --check-sandbox)."""
@@ -524,26 +549,6 @@ def _empty_dir(path: str) -> None:
         os.write(2, f"acecoder exec: could not empty {path}: {left} entries left\n".encode())
 
 
-def _decode_values(reply: dict[str, Any]) -> dict[str, Any]:
-    """Turn the child's tagged values into plain data here, on the trusted side."""
-    values = []
-    try:
-        for tag, data in reply["values"]:
-            if tag == "v":
-                value, conversion = decode_leaf(data)
-                values.append(("v", value, conversion) if conversion else ("v", value))
-            else:
-                values.append(("o", str(data)))
-        groups = {int(k): bool(v) for k, v in dict(reply.get("groups") or {}).items()}
-    except (DecodeError, TypeError, ValueError) as err:
-        return {"kind": "exception", "error": f"unreadable value from program: {err}"}
-    failed = reply.get("failed")
-    out = {"values": values, "groups": groups, "failed": failed if isinstance(failed, int) else None}
-    if out["failed"] is not None:
-        out.update(kind=str(reply.get("kind", "exception")), error=str(reply.get("error", "")))
-    return out
-
-
 def add_site_packages(site_dirs: list[str]) -> None:
     """What `site` gives programs, without running it: the worker starts with -S because the site hooks
     (an editable install's import finder pulls in pathlib, urllib, ipaddress, ...) would make every child
@@ -591,7 +596,8 @@ def main() -> None:
             if op == "job":
                 send_message(out_fd, worker.run_job(message))
                 message = None  # the spare is forked next: it must not find this job in our frame
-                worker.prepare_spare()
+                with contextlib.suppress(OSError):  # e.g. out of fds: the next job forks its own child
+                    worker.prepare_spare()
             elif op == "spare":
                 send_message(out_fd, {"pids": worker.spare_pids()})
             elif op == "probe":

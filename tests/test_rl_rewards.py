@@ -12,9 +12,9 @@ from acecoder_jax.rl.answer import answer_program, follows_r1_format
 from acecoder_jax.rl.rewards import (
     FormatReward,
     HybridReward,
+    RuleReward,
     Sample,
     ScoreReward,
-    RuleReward,
     WeightedReward,
 )
 from executor import Executor

@@ -20,6 +20,7 @@ from data_gen.backends.base import GenerationConfig
 from data_gen.config import STAGE_OUTPUTS, PipelineConfig
 from data_gen.sharding import parse_shard
 from data_gen.stages.streaming import StageStats, rejected_path
+from executor.jsonl import JsonlError, loads_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,7 +182,11 @@ def run_pipeline(config: PipelineConfig, *, log: Callable[[str], None] | None = 
         fingerprint = stage_fingerprint(stage, _stage_settings(config, stage), upstream)
         fingerprints[stage] = fingerprint
         meta_path = _meta_path(output)
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else None
+        meta = None
+        if meta_path.exists():
+            meta = loads_json(meta_path.read_text(encoding="utf-8"), str(meta_path))
+        if meta is not None and not isinstance(meta, dict):
+            raise JsonlError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
         if meta is not None and meta.get("fingerprint") != fingerprint:
             raise PipelineError(
                 f"pipeline: {output} was made with other settings or input; move it (and {meta_path.name}, "

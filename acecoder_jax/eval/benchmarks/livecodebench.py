@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from executor.jsonl import JsonlError
+from executor.jsonl import JsonlError, JsonLimitError, loads_json
 
 from .problem import Problem, Test, read_rows, require
 
@@ -42,7 +42,7 @@ def load_livecodebench(path: str | Path, benchmark: str = "livecodebench") -> li
         if functional:
             metadata = row.get("metadata") or {}
             if isinstance(metadata, str):
-                metadata = json.loads(metadata or "{}")
+                metadata = loads_json(metadata or "{}", f"{where}: field 'metadata'")
             func_name = metadata.get("func_name")
             if not isinstance(func_name, str):
                 raise JsonlError(f"{where}: functional problem needs metadata.func_name")
@@ -84,9 +84,11 @@ def _cases(raw: Any, where: str, field: str) -> list[dict[str, Any]]:
 
 def _decode_cases(text: str, where: str, field: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
+        return loads_json(text, f"{where}: field {field!r}")
+    except JsonLimitError:
+        raise
+    except JsonlError:
+        pass  # not JSON: the compressed form
     try:
         payload = zlib.decompress(base64.b64decode(text))
         return json.loads(_StringsOnly(io.BytesIO(payload)).load())
@@ -105,10 +107,8 @@ class _StringsOnly(pickle.Unpickler):
 
 def _functional_assert(func_name: str, case: dict[str, Any], where: str) -> str:
     # Each input line is one JSON argument; the output is one JSON value.
-    try:
-        args = [json.loads(line) for line in case["input"].split("\n") if line.strip()]
-        expected = json.loads(case["output"])
-    except json.JSONDecodeError as err:
-        raise JsonlError(f"{where}: functional test case is not JSON ({err.msg})") from err
+    what = f"{where}: functional test case"
+    args = [loads_json(line, what) for line in case["input"].split("\n") if line.strip()]
+    expected = loads_json(case["output"], what)
     call = f"Solution().{func_name}({', '.join(repr(a) for a in args)})"
     return f"assert {call} == {expected!r}"
