@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from executor import Executor, Job
 from executor.humaneval_demo import check_test, load_problems
-from executor.plan import plan_assert_source, plan_test
+from executor.plan import clear_caches, plan_test
 from executor.precompile import compiled
 
 
@@ -33,7 +33,7 @@ def program_of(problem: dict) -> str:
 
 def bench_ours(problems: list[dict], repeats: int, workers: int, timeout: float, force_whole: bool) -> tuple:
     """Programs/s of this executor (pool started and warmed before timing; plans computed afresh)."""
-    plan_assert_source.cache_clear()  # every round plans its tests from scratch, as a first run would
+    clear_caches()  # every round plans tests and analyses programs from scratch, as a first run would
     compiled.cache_clear()
     suffix = "\npass\n" if force_whole else ""  # a non-assert statement forces the whole-test path
     jobs = [

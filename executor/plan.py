@@ -107,6 +107,13 @@ def plan_test(test: Any, split: bool = True, names: ProgramNames = UNTOUCHED) ->
     return plan_assert_source(test, split, _view(test, names) if split else NO_NAMES)
 
 
+def clear_caches() -> None:
+    """Forget every cached plan and program analysis (benchmarks plan from scratch, as a first run would)."""
+    plan_assert_source.cache_clear()
+    _words.cache_clear()
+    program_names.cache_clear()
+
+
 def plan_tests(program: str, tests: list[Any], split: bool = True) -> list[TestPlan]:
     """Plan every test of a job against what its program may rebind (analysed only when a test needs it)."""
     names = program_view(program, tests, split)
