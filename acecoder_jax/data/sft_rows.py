@@ -1,5 +1,5 @@
-"""SFT rows -> chats: `{"messages": [{role, content}, ...]}` (the chat format transformers and TRL use) or
-`{"prompt", "completion"}`, from JSONL or parquet.
+"""SFT rows (read by `common.rows.iter_rows`) -> chats: `{"messages": [{role, content}, ...]}` (the chat
+format transformers and TRL use) or `{"prompt", "completion"}`.
 
 `prompt` and `completion` are each a string or a list of messages; a string prompt is one user turn and a
 string completion one assistant turn (so both formats go through the tokenizer's chat template). A row must
@@ -9,19 +9,11 @@ trained on what comes before it). Every error names the file, row and field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from acecoder_jax.common.prompts import Chat
-from acecoder_jax.common.rows import iter_rows
 
 ROLES = ("system", "user", "assistant")
-
-
-def iter_sft_rows(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, row) pairs of a JSONL or parquet file."""
-    yield from iter_rows(path)
 
 
 def check_sft_row(row: dict[str, Any], where: str) -> Chat | tuple[str, str]:
@@ -37,10 +29,12 @@ def check_sft_row(row: dict[str, Any], where: str) -> Chat | tuple[str, str]:
         if missing:
             return "missing_field", f"{where}: missing field {missing[0]!r}"
         prompt = _messages(row["prompt"], f"{where}: field 'prompt'", "user")
+        if isinstance(prompt, tuple):
+            return prompt
         completion = _messages(row["completion"], f"{where}: field 'completion'", "assistant")
-        chat = prompt if isinstance(prompt, tuple) else completion
-        if not isinstance(prompt, tuple) and not isinstance(completion, tuple):
-            chat = [*prompt, *completion]
+        if isinstance(completion, tuple):
+            return completion
+        chat = [*prompt, *completion]
     else:
         return "missing_field", f"{where}: missing field 'messages' (or 'prompt' and 'completion')"
     if isinstance(chat, tuple):

@@ -21,10 +21,11 @@ from typing import Any, Literal
 import numpy as np
 
 from acecoder_jax.common.prompts import Chat
+from acecoder_jax.common.rows import iter_rows
 from acecoder_jax.data.bad_rows import BadRowReport, cache_key, reject_row
 from acecoder_jax.data.sft_encoded import EncodedSequences
 from acecoder_jax.data.sft_format import chat_segments
-from acecoder_jax.data.sft_rows import check_sft_row, iter_sft_rows
+from acecoder_jax.data.sft_rows import check_sft_row
 
 Truncation = Literal["none", "left"]
 _TOKENIZE_CHUNK = 1024  # rows per fast-tokenizer batch call
@@ -97,7 +98,7 @@ def load_sft(
         chunk.clear()
 
     for path in paths:
-        for where, row in iter_sft_rows(path):
+        for where, row in iter_rows(path):
             checked = check_sft_row(row, where)
             if isinstance(checked, tuple):
                 reject_row(report, on_bad_row, *checked, SFTDataError)

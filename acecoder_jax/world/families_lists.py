@@ -4,25 +4,27 @@ from conditions seen in the other families."""
 
 from __future__ import annotations
 
-from acecoder_jax.world.family import COMPARISONS, Family, arithmetic_phrases
+import random
+
+from acecoder_jax.world.family import COMPARISONS, Family, Params, arithmetic_phrases
 from acecoder_jax.world.inputs import int_list, near_list
 
 _CONDITION_GRID = {"cmp": tuple(COMPARISONS), "k": tuple(range(10))}
 
 
-def _condition_phrases(p):
+def _condition_phrases(p: Params) -> dict[str, tuple[str, ...]]:
     return {"cmp_words": COMPARISONS[str(p["cmp"])]}
 
 
-def _list_input(rng, p):
+def _list_input(rng: random.Random, p: Params) -> tuple[list[int]]:
     return (int_list(rng),)
 
 
-def _near_k_input(rng, p):
+def _near_k_input(rng: random.Random, p: Params) -> tuple[list[int]]:
     return (near_list(rng, int(p["k"])),)
 
 
-def _nonempty_list_input(rng, p):
+def _nonempty_list_input(rng: random.Random, p: Params) -> tuple[list[int]]:
     return (int_list(rng, min_len=1),)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from acecoder_jax.world.family import COMPARISONS, Family, Params
 from acecoder_jax.world.inputs import integer
 
@@ -43,7 +45,7 @@ WEIGHTED_SUM = Family(
 LABELS = (("big", "small"), ("high", "low"), ("yes", "no"), ("hot", "cold"))
 
 
-def _threshold_input(rng, p: Params) -> tuple[int]:
+def _threshold_input(rng: random.Random, p: Params) -> tuple[int]:
     return (integer(rng, int(p["k"]) - 4, int(p["k"]) + 4),)
 
 
