@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("data_gen.cli:pipeline", "run every data stage from a config"),
     "test-strength": ("data_gen.cli:test_strength", "mutation score of each question's tests"),
     "contamination": ("data_gen.cli:contamination", "n-gram overlap against benchmarks"),
+    "world": ("acecoder_jax.world.cli:main", "generate the policy world (tasks, SFT rows, tokenizer)"),
     "train-rm": ("acecoder_jax.rm.cli:main", "train a Bradley-Terry reward model"),
     "export-hf": ("acecoder_jax.export_cli:main", "export a checkpoint to Hugging Face format"),
     "best-of-n": ("acecoder_jax.eval.cli:main", "best-of-N evaluation with a reward model"),

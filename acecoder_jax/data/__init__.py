@@ -1,1 +1,2 @@
-"""Data for training: AceCodePair formatting/tokenization, grain pipelines, tfds array_record builders."""
+"""Data for training: AceCodePair and SFT-chat formatting/tokenization, grain pipelines, tfds array_record
+builders."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from acecoder_jax.common.rows import iter_rows
+from acecoder_jax.data.bad_rows import BadRowReport, cache_key, reject_row
 from acecoder_jax.data.pair_format import llamafactory_lengths, prompt_text, response_text
 
 PAIR_FIELDS = ("instruction", "input", "chosen", "rejected")
@@ -28,25 +28,6 @@ _TOKENIZE_CHUNK = 1024  # rows per fast-tokenizer batch call
 
 class PairDataError(ValueError):
     """A preference row that cannot be trained on; the message names the file, row and field."""
-
-
-@dataclasses.dataclass
-class BadRowReport:
-    """Rows skipped (with `on_bad_row="skip"`), counted by reason; a few examples kept for the log."""
-
-    counts: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    examples: list[str] = dataclasses.field(default_factory=list)
-
-    def add(self, reason: str, message: str) -> None:
-        """Count one skipped row."""
-        self.counts[reason] += 1
-        if len(self.examples) < 20:
-            self.examples.append(message)
-
-    @property
-    def total(self) -> int:
-        """Number of rows skipped."""
-        return sum(self.counts.values())
 
 
 @dataclasses.dataclass
@@ -147,7 +128,7 @@ def load_pairs(
 ) -> tuple[EncodedPairs, BadRowReport]:
     """Read, check and tokenize every pair; cached in `cache_dir` keyed by the inputs and settings."""
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
-    key = _cache_key(paths, tokenizer, max_length, truncation, on_bad_row, system_prompt)
+    key = cache_key(paths, tokenizer, max_length, truncation, on_bad_row, system_prompt)
     cache = cache_dir / f"pairs-{key}.npz" if cache_dir is not None else None
     report_file = cache_dir / f"pairs-{key}.bad_rows.json" if cache_dir is not None else None
     if cache is not None and cache.is_file() and report_file is not None and report_file.is_file():
@@ -212,15 +193,4 @@ def load_pairs(
 
 
 def _bad(report: BadRowReport, on_bad_row: str, reason: str, message: str) -> None:
-    if on_bad_row == "fail":
-        raise PairDataError(message + " (set data.on_bad_row=skip to skip and count such rows)")
-    report.add(reason, message)
-
-
-def _cache_key(paths: list[Path], tokenizer: Any, *settings: Any) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    digest.update(f"{getattr(tokenizer, 'name_or_path', '')}|{len(tokenizer)}|{settings}".encode())
-    return digest.hexdigest()[:16]
+    reject_row(report, on_bad_row, reason, message, PairDataError)
