@@ -13,6 +13,8 @@ import ast
 import copy
 import dataclasses
 
+from executor.ast_guard import parse
+
 _BINOP_SWAPS: dict[type, type] = {
     ast.Add: ast.Sub,
     ast.Sub: ast.Add,
@@ -123,7 +125,7 @@ class _Mutator(ast.NodeTransformer):
 def count_sites(program: str) -> int:
     """How many single-site mutations the program admits (0 for a program that does not parse)."""
     try:
-        tree = ast.parse(program)
+        tree = parse(program)
     except (SyntaxError, ValueError):
         return 0
     mutator = _Mutator(-1)
@@ -134,7 +136,7 @@ def count_sites(program: str) -> int:
 def mutants(program: str, max_mutants: int = 20) -> list[Mutant]:
     """Up to `max_mutants` mutants, spread evenly over the program's mutation sites."""
     try:
-        tree = ast.parse(program)
+        tree = parse(program)
     except (SyntaxError, ValueError):
         return []
     total = count_sites(program)

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.ast_guard import compile_tree, parse
 from executor.glue import SAFE_FUNCS, SAFE_MATH, SAFE_NAMES, NameView, extract, no_args
 from executor.program_names import UNTOUCHED, VOCABULARY, ProgramNames, may_touch, program_names
 from executor.purity import PLACEHOLDER, nodes
@@ -43,7 +44,7 @@ def plan_assert_source(source: str, split: bool = True, view: NameView = NO_NAME
     """Plan a test given as Python source (one or more asserts, or arbitrary test code); `view` says which
     of the test's names the program may rebind (see plan_tests)."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as err:
         return TestPlan("invalid", error=f"test is not valid Python: {type(err).__name__}: {err}"[:1000])
     try:
@@ -227,7 +228,7 @@ def _split(asserts: list[ast.Assert], view: NameView) -> TestPlan:
     glue_tree = ast.Expression(body=ast.Call(func=_name("_all"), args=[_lazy_list(cut.glue)], keywords=[]))
     ast.fix_missing_locations(glue_tree)
     try:
-        glue = compile(glue_tree, "<trusted glue>", "eval")
+        glue = compile_tree(glue_tree, "<trusted glue>", "eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         return TestPlan("invalid", error=f"test cannot be planned: {err}")
     pure = frozenset(cut.pure)

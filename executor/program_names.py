@@ -23,6 +23,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from executor.ast_guard import parse
 from executor.purity import PURE_MODULES
 
 # Modules the trusted side evaluates by name (glue and program-free leaves).
@@ -206,7 +207,7 @@ _STAR_IMPORT = re.compile(r"\bimport[\s\\]*\*")
 def program_names(program: str) -> ProgramNames:
     """The names `program` may bind (source analysis; a program that does not parse binds nothing)."""
     try:
-        tree = ast.parse(program)
+        tree = parse(program)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return UNTOUCHED  # it fails to load: no test runs against it
     collector = _Bindings()

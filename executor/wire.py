@@ -67,7 +67,7 @@ def decode_frame(data: bytes) -> dict[str, Any]:
 
 def encode_value(value: Any) -> Any:
     """Turn a return value into tagged JSON data; raises EncodeError for non-plain types."""
-    budget = [MAX_NODES]
+    budget = [MAX_NODES, MAX_FRAME]  # elements, then characters: both bound the reply before it is built
     return _encode(value, 0, budget)
 
 
@@ -123,7 +123,7 @@ def _encode_plain(value: Any, kind: type, depth: int, budget: list[int]) -> Any:
     if value is None or kind is bool:
         return value
     if kind is str:
-        return str.__str__(value)
+        return _spend_chars(str.__str__(value), budget)
     if kind is int:
         value = int.__index__(value)
         if value.bit_length() > BIG_INT_BITS:
@@ -134,6 +134,7 @@ def _encode_plain(value: Any, kind: type, depth: int, budget: list[int]) -> Any:
     if kind is complex:
         return ["c", complex.real.__get__(value), complex.imag.__get__(value)]
     if kind is bytes:
+        _spend_chars(value, budget, 2)
         return ["b", bytes.hex(value)]
     if kind is list:
         return ["l", [_encode(item, depth + 1, budget) for item in list.__iter__(value)]]
@@ -145,6 +146,15 @@ def _encode_plain(value: Any, kind: type, depth: int, budget: list[int]) -> Any:
         return ["f", [_encode(item, depth + 1, budget) for item in frozenset.__iter__(value)]]
     items = dict.items(value)
     return ["d", [[_encode(k, depth + 1, budget), _encode(v, depth + 1, budget)] for k, v in items]]
+
+
+def _spend_chars(text: Any, budget: list[int], per_item: int = 1) -> Any:
+    """Charge a string's (or bytes') length to the reply budget: a 100 MB string fails here at once instead
+    of being copied into a reply that the size check then throws away."""
+    budget[1] -= per_item * len(text)
+    if budget[1] < 0:
+        raise EncodeError(f"return value too large (over {MAX_FRAME} characters)")
+    return text
 
 
 def _numpy_to_builtin(value: Any) -> tuple[Any] | None:

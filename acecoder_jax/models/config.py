@@ -130,6 +130,24 @@ class ModelConfig:
         return cls._qwen25(64, 128, 2, 4, 2, 151936, max_position_embeddings=4096, pad_token_id=151643)
 
     @classmethod
+    def world_tiny(cls) -> ModelConfig:
+        """The policy world's decoder (~0.92M parameters) over the world tokenizer's 1024 ids
+        (acecoder_jax/world/tokenizer.py: pad/bos 1002, <|im_start|> 1003, <|im_end|> = eos 1004)."""
+        return cls._qwen25(
+            128,
+            384,
+            4,
+            4,
+            2,
+            1024,
+            max_position_embeddings=1024,
+            bos_token_id=1002,
+            eos_token_id=1004,
+            pad_token_id=1002,
+            tie_word_embeddings=True,
+        )
+
+    @classmethod
     def _qwen25(
         cls, hidden: int, inter: int, layers: int, heads: int, kv: int, vocab: int, **kw: Any
     ) -> ModelConfig:
@@ -352,6 +370,7 @@ def load_model_config(spec: str | Path, overrides: Sequence[str] = ()) -> ModelC
 
 PRESETS = {
     "tiny": ModelConfig.tiny,
+    "world-tiny": ModelConfig.world_tiny,
     "qwen2.5-0.5b": ModelConfig.qwen25_0_5b,
     "qwen2.5-coder-0.5b": ModelConfig.qwen25_0_5b,
     "qwen2.5-1.5b": ModelConfig.qwen25_1_5b,

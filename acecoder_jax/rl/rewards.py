@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from acecoder_jax.rl.answer import answer_program, follows_r1_format
+from executor.ast_guard import parse
 
 MODES = ("pass_rate", "binary", "bonus")
 FAILED_STATUSES = ("syntax_error", "load_error", "timeout", "memory", "crash")
@@ -76,7 +77,7 @@ class _Done:
 def normalised_program(program: str) -> str:
     """The program up to formatting and comments (its AST), so trivially different samples share a result."""
     try:
-        return ast.dump(ast.parse(program))
+        return ast.dump(parse(program))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return program.strip()
 

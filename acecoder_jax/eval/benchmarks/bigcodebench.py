@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from executor.ast_guard import parse
+
 from .problem import Problem, import_lines, read_rows, require
 
 _RUNNER = """
@@ -57,7 +59,7 @@ def load_bigcodebench(path: str | Path, benchmark: str, split: str = "complete")
 def _test_methods(test: str) -> list[str]:
     """Names of the `test_*` methods of class TestCases (empty when the code does not parse)."""
     try:
-        tree = ast.parse(test)
+        tree = parse(test)
     except SyntaxError:
         return []
     for node in tree.body:
