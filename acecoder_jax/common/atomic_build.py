@@ -1,4 +1,5 @@
-"""Build a directory once, atomically: a crash or a concurrent first use never leaves a half-built one."""
+"""Build a directory (or write a file) once, atomically: a crash or a concurrent first use never leaves a
+half-built one."""
 
 from __future__ import annotations
 
@@ -25,3 +26,14 @@ def atomic_build_dir(target: Path, build: Callable[[Path], object], marker: str)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` through a sibling temporary file and a rename (readers see old or new)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}_", delete=False) as handle:
+        handle.write(data)
+        staging = Path(handle.name)
+    staging.replace(path)
+    return path

@@ -1,0 +1,291 @@
+"""The RL batch source: rollout batches made with the current policy, served as optimizer updates.
+
+A rollout batch (rollout.prompts questions x group_size samples) is sampled with the parameters in the train
+state it is asked with, judged, given advantages, shuffled, and served as rows / train.batch_size updates.
+Its rows are written to `buffer_dir` once, so a run resumed between two updates of one rollout batch trains on
+exactly the rows it would have (the policy that sampled them no longer exists). The position (episode, next
+question) and the per-test pass record travel in `get_state()`, saved with every checkpoint.
+
+A different rollout engine (vLLM on GPU nodes with weight sync) plugs in as another `sample` function.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acecoder_jax.common.atomic_build import atomic_write_bytes
+from acecoder_jax.rl.rewards import Reward
+from acecoder_jax.rl.rollout import Question, collect_rollouts
+from acecoder_jax.rl.rollout_batch import (
+    RolloutBatch,
+    add_advantages,
+    concat,
+    fixed_width,
+    keep_informative,
+    rollout_metrics,
+)
+
+# (params, prompts, n, seed) -> sample.Generation with log-probabilities
+Sampler = Callable[[Any, list[tuple[int, ...]], int, int], Any]
+# (params of the reference, rows) -> [R, W] log-probabilities of the reference
+RefLogprobs = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What one rollout batch is and how it becomes updates."""
+
+    prompts: int
+    group_size: int
+    train_batch: int
+    prompt_width: int
+    max_new_tokens: int
+    pad_id: int
+    seed: int
+    estimator: str = "reinforce"
+    kl_coef: float = 0.0
+    kl_estimator: str = "k1"
+    gamma: float = 1.0
+    chunk_prompts: int = 0
+    truncation: str = "keep"
+    overlong_buffer: int = 0
+    overlong_penalty: float = 0.0
+    dynamic_filter: bool = False
+    max_extra_prompts: int = 0
+    shuffle: bool = True
+    row_weight: Callable[[np.ndarray], np.ndarray] | None = None  # response_mask -> [R] loss weights
+
+    @property
+    def updates_per_rollout(self) -> int:
+        return self.prompts * self.group_size // self.train_batch
+
+
+class RolloutSource:
+    """`train.batch_source.BatchSource` for RL (see the module docstring)."""
+
+    def __init__(
+        self,
+        questions: Sequence[Question],
+        settings: SourceSettings,
+        *,
+        sample: Sampler,
+        decode: Callable[[list[int]], str],
+        reward: Reward,
+        ref_logprobs: RefLogprobs | None,
+        buffer_dir: Path,
+    ) -> None:
+        rows = settings.prompts * settings.group_size
+        if rows % settings.train_batch:
+            raise ValueError(
+                f"rollout rows ({settings.prompts} prompts x {settings.group_size}) must be a multiple of "
+                f"train.batch_size {settings.train_batch}"
+            )
+        if not questions:
+            raise ValueError("no RL prompts")
+        self.questions = list(questions)
+        self.settings = settings
+        self._sample, self._decode, self._reward, self._ref = sample, decode, reward, ref_logprobs
+        self.buffer_dir = Path(buffer_dir)
+        self.episode, self.cursor, self.rollout_index, self.update = 0, 0, 0, 0
+        self.passed: dict[str, list[bool]] = {}  # question id -> per test: did any rollout pass it
+        self.sampled: dict[str, int] = {}  # question id -> rollouts judged
+        self._buffer: dict[str, np.ndarray] | None = None
+
+    # ---- BatchSource ----
+
+    def next_batch(self, state: Any) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        metrics: dict[str, float] = {}
+        if self._buffer is None or self.update >= self.settings.updates_per_rollout:
+            metrics = self._new_rollout_batch(state["params"])
+        size = self.settings.train_batch
+        rows = {k: v[self.update * size : (self.update + 1) * size] for k, v in self._buffer.items()}
+        self.update += 1
+        return rows, metrics
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "episode": self.episode,
+            "cursor": self.cursor,
+            "rollout": self.rollout_index,
+            "update": self.update,
+            "passed": self.passed,
+            "sampled": self.sampled,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.episode, self.cursor = int(state["episode"]), int(state["cursor"])
+        self.rollout_index, self.update = int(state["rollout"]), int(state["update"])
+        self.passed = {k: list(v) for k, v in state["passed"].items()}
+        self.sampled = {k: int(v) for k, v in state["sampled"].items()}
+        self._buffer = None
+        if self.rollout_index and self.update < self.settings.updates_per_rollout:
+            with np.load(self._buffer_path(self.rollout_index)) as saved:
+                self._buffer = {k: saved[k] for k in saved.files}
+
+    @property
+    def episodes_done(self) -> float:
+        """Passes over the prompts so far (fractional)."""
+        return self.episode + self.cursor / len(self.questions)
+
+    # ---- rollout batches ----
+
+    def _take(self, count: int) -> list[Question]:
+        """The next `count` questions in this episode's order (wrapping into the next episode)."""
+        out: list[Question] = []
+        while len(out) < count:
+            order = self._order(self.episode)
+            take = min(count - len(out), len(order) - self.cursor)
+            out += [self.questions[i] for i in order[self.cursor : self.cursor + take]]
+            self.cursor += take
+            if self.cursor == len(order):
+                self.episode, self.cursor = self.episode + 1, 0
+        return out
+
+    def _order(self, episode: int) -> np.ndarray:
+        indices = np.arange(len(self.questions))
+        if self.settings.shuffle:
+            np.random.default_rng((self.settings.seed, episode)).shuffle(indices)
+        return indices
+
+    def _collect(self, params: Any, questions: list[Question], seed: int) -> tuple[RolloutBatch, dict]:
+        s = self.settings
+        out = collect_rollouts(
+            questions,
+            generate=lambda prompts, n, sub_seed: self._sample(params, prompts, n, sub_seed),
+            decode=self._decode,
+            reward=self._reward,
+            group_size=s.group_size,
+            seed=seed,
+            chunk_questions=s.chunk_prompts,
+            truncation=s.truncation,
+            overlong_buffer=s.overlong_buffer,
+            overlong_penalty=s.overlong_penalty,
+            max_new_tokens=s.max_new_tokens,
+        )
+        batch = fixed_width(out, s.prompt_width, s.max_new_tokens, s.pad_id)
+        return batch, {"counts": out.counts, "seconds": out.seconds}
+
+    def _new_rollout_batch(self, params: Any) -> dict[str, float]:
+        s = self.settings
+        began = time.perf_counter()
+        self.rollout_index += 1
+        self.update = 0
+        seed = s.seed * 7919 + self.rollout_index * 104_729
+        batch, info = self._collect(params, self._take(s.prompts), seed)
+        parts, infos, extra = [batch], [info], 0
+        budget = s.max_extra_prompts or s.prompts
+        if s.dynamic_filter:
+            while (kept := sum(_informative(p) for p in parts)) < s.prompts and extra < budget:
+                more = min(s.prompts - kept, budget - extra)
+                extra += more
+                part, part_info = self._collect(params, self._take(more), seed + extra)
+                parts.append(part)
+                infos.append(part_info)
+        batch = concat(parts)
+        filtered = 0
+        if s.dynamic_filter:
+            batch, filtered = keep_informative(batch, s.prompts)
+        self._record_tests(concat(parts))
+        ref = self._ref(batch.arrays) if self._ref is not None else None
+        metrics = add_advantages(
+            batch,
+            estimator=s.estimator,
+            kl_coef=s.kl_coef,
+            kl_estimator=s.kl_estimator,
+            gamma=s.gamma,
+            ref_logprobs=ref,
+        )
+        weight = s.row_weight or (lambda mask: mask.sum(axis=1).astype(np.float32))
+        batch.arrays["weight"] = weight(batch.arrays["response_mask"]).astype(np.float32)
+        order = np.arange(batch.rows)
+        if s.shuffle:
+            np.random.default_rng((s.seed, self.rollout_index, 1)).shuffle(order)
+        self._buffer = {k: v[order] for k, v in batch.arrays.items()}
+        self._save_buffer()
+        metrics |= rollout_metrics(batch)
+        metrics |= _timing(infos, time.perf_counter() - began)
+        tokens = float(sum(p.response_lengths.sum() for p in parts))
+        metrics["rollout_tokens_per_s"] = tokens / max(metrics["time_generate"], 1e-9)
+        metrics["filtered_groups"] = float(filtered)
+        metrics["extra_prompts"] = float(extra)
+        metrics["episode"] = self.episodes_done
+        for key in ("timeout", "crash", "memory", "late", "syntax_error", "load_error"):
+            metrics[f"programs_{key}"] = float(sum(i["counts"].get(key, 0.0) for i in infos))
+        return metrics
+
+    def _record_tests(self, batch: RolloutBatch) -> None:
+        g = batch.group_size
+        for group, question_id in enumerate(batch.question_ids):
+            for row in range(group * g, (group + 1) * g):
+                outcomes = batch.outcomes[row]
+                seen = self.passed.setdefault(question_id, [False] * len(outcomes))
+                if len(seen) == len(outcomes):
+                    self.passed[question_id] = [a or o == "pass" for a, o in zip(seen, outcomes)]
+            self.sampled[question_id] = self.sampled.get(question_id, 0) + g
+
+    def _buffer_path(self, index: int) -> Path:
+        return self.buffer_dir / f"rollout_{index:06d}.npz"
+
+    def _save_buffer(self) -> None:
+        import io
+
+        self.buffer_dir.mkdir(parents=True, exist_ok=True)
+        data = io.BytesIO()
+        np.savez(data, **self._buffer)
+        atomic_write_bytes(self._buffer_path(self.rollout_index), data.getvalue())
+        for old in self.buffer_dir.glob("rollout_*.npz"):
+            if int(old.stem.split("_")[1]) < self.rollout_index - 1:
+                old.unlink(missing_ok=True)
+
+    # ---- the per-run report of tests no rollout passes ----
+
+    def unsatisfied_tests(self) -> list[dict[str, Any]]:
+        """Tests no rollout has passed so far, with whether the question's other tests were passed."""
+        by_id = {q.id: q for q in self.questions}
+        report = []
+        for question_id, passed in self.passed.items():
+            question = by_id.get(question_id)
+            if question is None or all(passed):
+                continue
+            for index, ok in enumerate(passed):
+                if not ok:
+                    report.append(
+                        {
+                            "id": question_id,
+                            "test_index": index,
+                            "test": question.tests[index] if index < len(question.tests) else None,
+                            "rollouts": self.sampled.get(question_id, 0),
+                            "others_passed": any(passed),
+                        }
+                    )
+        return report
+
+    def write_unsatisfied(self, path: Path) -> int:
+        """Write the report as JSONL; returns how many tests it lists."""
+        rows = self.unsatisfied_tests()
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+        atomic_write_bytes(path, text.encode())
+        return len(rows)
+
+
+def _informative(batch: RolloutBatch) -> int:
+    from acecoder_jax.rl.rollout_batch import informative_groups
+
+    return int(informative_groups(batch.pass_rates, batch.group_size).sum())
+
+
+def _timing(infos: list[dict], total: float) -> dict[str, float]:
+    generate = sum(i["seconds"]["generate"] for i in infos)
+    waited = sum(i["seconds"]["reward_wait"] for i in infos)
+    return {
+        "time_generate": generate,
+        "time_reward_wait": waited,  # reward time not hidden behind generation
+        "time_rollout": total,
+    }
