@@ -1,0 +1,131 @@
+"""A policy's pass rates on AceCode-87K rows: sample with the JAX sampler, judge in the sandboxed executor.
+
+Each question is prompted as `acecoder sample` and RL prompt it (`rl.prompting.build_prompt`, chat style:
+question + first two tests, the released assistant prefill ending in an open python fence); a completion is
+judged by `rl.rewards.RuleReward` (the last fenced block, run against every test of the row). Reported per
+split:
+- greedy: `pass_at_1` = fraction of questions whose greedy program passes every test; `pass_rate` = mean
+  fraction of tests passed;
+- sampled (n at a temperature): the same two over all samples, plus `mixed` = fraction of questions whose
+  samples do not all score alike (the spread that pairs, reward models and RL learn from).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acecoder_jax.common.schemas import iter_acecode
+from acecoder_jax.rl.prompting import Prompt, build_prompt
+from acecoder_jax.rl.rewards import RuleReward, Sample
+
+
+@dataclass(frozen=True)
+class Question:
+    """An AceCode-87K row's id and tests, with its prompt."""
+
+    id: str
+    tests: tuple[str, ...]
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How completions are drawn."""
+
+    max_new_tokens: int
+    eos_ids: tuple[int, ...]
+    n: int = 0
+    temperature: float = 0.8
+    top_p: float = 1.0
+    greedy: bool = True
+    seed: int = 0
+    batch_size: int | None = None
+
+
+def read_questions(path: str | Path, tokenizer: Any, limit: int = 0) -> list[Question]:
+    """The first `limit` (0: all) rows of an AceCode-87K JSONL/parquet file, prompted in chat style."""
+    questions = []
+    for row in iter_acecode(path):
+        prompt = build_prompt(tokenizer, row.question, row.test_cases, "chat")
+        questions.append(Question(str(row.id), tuple(row.test_cases), prompt))
+        if limit and len(questions) >= limit:
+            break
+    return questions
+
+
+def policy_pass_rates(
+    model: Any,
+    tokenizer: Any,
+    questions: Sequence[Question],
+    sampling: Sampling,
+    reward: RuleReward,
+    *,
+    mesh: Any = None,
+    details: Path | None = None,
+) -> dict[str, Any]:
+    """Greedy and sampled pass rates of `model` on `questions` (see the module docstring); with `details`,
+    one JSONL row per question (completions and pass rates) is written there."""
+    from acecoder_jax.sample import generate
+
+    prompts = [q.prompt.token_ids for q in questions]
+    common = dict(
+        max_new_tokens=sampling.max_new_tokens,
+        eos_ids=sampling.eos_ids,
+        mesh=mesh,
+        batch_size=sampling.batch_size,
+    )
+    summary: dict[str, Any] = {"questions": len(questions)}
+    per_question: list[dict[str, Any]] = [{"id": q.id} for q in questions]
+    if sampling.greedy:
+        texts = _decode(tokenizer, generate(model, prompts, n=1, **common).tokens)
+        rates = _judge(reward, questions, texts, 1)
+        summary["greedy"] = {"pass_at_1": float(np.mean(rates == 1.0)), "pass_rate": float(np.mean(rates))}
+        for row, text, rate in zip(per_question, texts, rates[:, 0]):
+            row |= {"greedy": text, "greedy_pass_rate": float(rate)}
+    if sampling.n:
+        out = generate(
+            model,
+            prompts,
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            seed=sampling.seed,
+            **common,
+        )
+        texts = _decode(tokenizer, out.tokens)
+        rates = _judge(reward, questions, texts, sampling.n)
+        summary["sampled"] = {
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "pass_at_1": float(np.mean(rates == 1.0)),
+            "pass_rate": float(np.mean(rates)),
+            "mixed": float(np.mean(rates.min(axis=1) < rates.max(axis=1))),
+        }
+        for index, row in enumerate(per_question):
+            row |= {
+                "samples": texts[index * sampling.n : (index + 1) * sampling.n],
+                "pass_rates": [float(r) for r in rates[index]],
+            }
+    if details is not None:
+        details.write_text("".join(json.dumps(row) + "\n" for row in per_question), encoding="utf-8")
+    return summary
+
+
+def _decode(tokenizer: Any, tokens: Sequence[Sequence[int]]) -> list[str]:
+    return [tokenizer.decode(list(t), skip_special_tokens=True) for t in tokens]
+
+
+def _judge(reward: RuleReward, questions: Sequence[Question], texts: list[str], n: int) -> np.ndarray:
+    """[questions, n] pass rates of prompt-major completions."""
+    samples = [
+        Sample(q.id, "", q.prompt.response_prefix + texts[i * n + j], q.tests)
+        for i, q in enumerate(questions)
+        for j in range(n)
+    ]
+    return np.asarray(reward.score(samples).pass_rates, np.float64).reshape(len(questions), n)
