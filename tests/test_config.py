@@ -69,3 +69,23 @@ def test_bad_files(tmp_path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: expected a mapping"):
         load_config(Run, bad)
+
+
+def test_includes_merge_under_the_including_file(tmp_path):
+    (tmp_path / "optim").mkdir()
+    (tmp_path / "optim" / "fast.yaml").write_text("lr: 3e-4\nschedule: linear\n")
+    (tmp_path / "base.yaml").write_text("run_dir: base\nsteps: 5\noptim:\n  warmup_ratio: 0.2\n")
+    path = tmp_path / "c.yaml"
+    path.write_text("include: base.yaml\nsteps: 9\noptim:\n  include: optim/fast.yaml\n  lr: 1e-3\n")
+    cfg = load_config(Run, path)
+    assert cfg == Run("base", 9, optim=Optim(1e-3, 0.2, "linear"))
+
+
+def test_bad_includes_are_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("include: missing.yaml\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: include 'missing\.yaml': no such file"):
+        load_config(Run, path)
+    path.write_text("include: c.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(Run, path)

@@ -53,7 +53,44 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
-    return loaded
+    return _resolve_includes(loaded, path, (path.resolve(),))
+
+
+INCLUDE = "include"
+
+
+def _resolve_includes(data: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """Expand `include: FILE` (or a list of files) in any mapping: the files' mappings, relative to the
+    including file, merged in order under the mapping's own keys, which win (e.g. `mesh: {include:
+    ../mesh/gpu-1x8.yaml}` or a top-level `include: ../model/qwen2.5-coder-7b.yaml`)."""
+    merged: dict[str, Any] = {}
+    names = data.get(INCLUDE, [])
+    for name in [names] if isinstance(names, str) else names:
+        if not isinstance(name, str):
+            raise ConfigError(f"{path}: {INCLUDE}: expected a file name or a list of them, got {name!r}")
+        target = (path.parent / name).resolve()
+        if target in chain:
+            raise ConfigError(f"{path}: {INCLUDE} {name!r} forms a cycle: {' -> '.join(map(str, chain))}")
+        if not target.is_file():
+            raise ConfigError(f"{path}: {INCLUDE} {name!r}: no such file ({target})")
+        included = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        if not isinstance(included, dict):
+            raise ConfigError(f"{target} (included by {path}): expected a mapping")
+        merged = _deep_merge(merged, _resolve_includes(included, target, (*chain, target)))
+    own = {
+        key: _resolve_includes(value, path, chain) if isinstance(value, dict) else value
+        for key, value in data.items()
+        if key != INCLUDE
+    }
+    return _deep_merge(merged, own)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _deep_merge(out[key], value) if both else value
+    return out
 
 
 def parse_override(text: str) -> tuple[str, Any]:
