@@ -22,10 +22,12 @@ import numpy as np
 import torch
 
 from acecoder_jax.models import ModelConfig, init_model
-from acecoder_jax.rm.step import make_train_step, to_global
+from acecoder_jax.rm.step import bradley_terry_loss_sums
 from acecoder_jax.sharding import MeshConfig, make_mesh
+from acecoder_jax.train.batch import batch_sharding, put_batch
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
 from acecoder_jax.train.state import init_train_state, shardings_of, split_model
+from acecoder_jax.train.step import make_train_step
 
 PAIRS, SEQ, TIMED = 8, 256, 5
 CONFIG = ModelConfig(
@@ -68,17 +70,17 @@ def jax_step_seconds(batch: dict[str, np.ndarray]) -> tuple[float, float]:
         graphdef,
         tx,
         schedule,
+        bradley_terry_loss_sums(),
         mesh=mesh,
         state_shardings=shardings_of(state),
         rest_shardings=shardings_of(rest),
+        batch_shardings=batch_sharding(mesh),
         micro_batches=1,
-        margin=0.0,
-        center_rewards_coef=0.0,
     )
     times, first = [], None
     with jax.set_mesh(mesh):
         for i in range(TIMED + 1):
-            device_batch = to_global(mesh, batch)
+            device_batch = put_batch(mesh, batch)
             start = time.perf_counter()
             state, metrics = step(state, rest, device_batch)
             loss = float(metrics["loss"])  # waits for the step

@@ -1,19 +1,15 @@
-"""`acecoder train-rm`, top to bottom: setup, data, model + optimizer, resume, the loop, outputs.
+"""`acecoder train-rm`, top to bottom: setup, data, model + optimizer, the shared loop, outputs.
 
-A rerun with the same run_dir resumes from the newest complete checkpoint (model, optimizer, step, RNG, data
-position) and cuts metrics.jsonl back to it, so a run killed at any moment and resumed ends with the same
-metrics
-as one never interrupted.
+The reward model supplies only its Bradley-Terry loss sums (rm/step.py), its grain batch source and its
+config; the jitted step (train/step.py) and the loop (train/loop.py: resume, metrics, eval and checkpoint
+cadence, SIGTERM) are the shared training core. A rerun with the same run_dir resumes from the newest
+complete checkpoint, so a run killed at any moment and resumed ends with the metrics of one never interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import glob
-import json
-import signal
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +27,17 @@ from acecoder_jax.rm.model_setup import (
     model_identity,
     tokenizer_dir_for,
 )
-from acecoder_jax.rm.step import make_eval_step, make_train_step, to_global
+from acecoder_jax.rm.step import BATCH_KEYS, bradley_terry_loss_sums
 from acecoder_jax.sharding import MeshConfig, make_mesh
-from acecoder_jax.train.checkpoint import RunCheckpointer, check_compatible
-from acecoder_jax.train.meter import ThroughputMeter, peak_flops
-from acecoder_jax.train.metrics import MetricsWriter
+from acecoder_jax.train.batch import batch_axis_size, batch_sharding, put_batch
+from acecoder_jax.train.batch_source import GrainSource, HostBatch
+from acecoder_jax.train.checkpoint import check_latest_compatible
+from acecoder_jax.train.evaluate import eval_means, eval_sums
+from acecoder_jax.train.loop import LoopSettings, train_loop
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
 from acecoder_jax.train.progress import ProgressLine
-from acecoder_jax.train.state import (
-    abstract_of,
-    free,
-    init_train_state,
-    param_signature,
-    shardings_of,
-    split_model,
-)
+from acecoder_jax.train.state import init_train_state, param_signature, shardings_of, split_model
+from acecoder_jax.train.step import make_eval_step, make_train_step
 
 
 class RMConfigError(ValueError):
@@ -71,16 +63,15 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     lead = jax.process_index() == 0
     mesh = make_mesh(MeshConfig(data=cfg.mesh.data, fsdp=cfg.mesh.fsdp, tensor=cfg.mesh.tensor))
-    data_parallel = mesh.shape["data"] * mesh.shape["fsdp"]
     micro = cfg.train.micro_batch_size or cfg.train.batch_size
-    _check_batches(cfg, micro, data_parallel)
-    progress = ProgressLine(0, enabled=cfg.log.progress and lead)
+    _check_batches(cfg, micro, batch_axis_size(mesh))
+    messages = ProgressLine(0, enabled=cfg.log.progress and lead)
 
     # ---------------------------------------------------------------- data
     data = load_run_data(cfg, run_dir)
     for split, report in data.skipped.items():
         if report.total:
-            progress.message(
+            messages.message(
                 f"{split}: skipped {report.total} bad rows {dict(report.counts)}; e.g. {report.examples[0]}"
             )
     if len(data.train) < cfg.train.batch_size:
@@ -88,27 +79,15 @@ def train(cfg: RMConfig) -> dict[str, Any]:
             f"{cfg.data.train}: {len(data.train)} usable pairs, "
             f"fewer than one batch of {cfg.train.batch_size}"
         )
-    epoch_steps = steps_per_epoch(len(data.train), cfg.train.batch_size)
-    total_steps = cfg.train.steps or epoch_steps
+    total_steps = cfg.train.steps or steps_per_epoch(len(data.train), cfg.train.batch_size)
 
     # ---------------------------------------------------------------- model + optimizer
-    checkpointer = RunCheckpointer(
-        run_dir / "checkpoints",
-        every=cfg.checkpoint.every,
-        keep=cfg.checkpoint.keep,
-        async_save=cfg.checkpoint.async_save,
-    )
-    latest = checkpointer.latest_step()
     data_plan = {"seed": cfg.seed, "batch_size": cfg.train.batch_size, "train_pairs": len(data.train)}
-    if latest is not None:  # a different model or data order fails here, before any weights are built
-        identity = model_identity(model_config_for(cfg.model, dtype=cfg.dtype, remat=cfg.train.remat))
-        try:
-            check_compatible(
-                checkpointer.read_meta(latest), {"model_config": identity, "data_plan": data_plan}, run_dir
-            )
-        except Exception:
-            checkpointer.close()
-            raise
+    # A different model or data order fails here, before any weights are built.
+    identity = model_identity(model_config_for(cfg.model, dtype=cfg.dtype, remat=cfg.train.remat))
+    check_latest_compatible(
+        run_dir / "checkpoints", {"model_config": identity, "data_plan": data_plan}, run_dir
+    )
     with jax.set_mesh(mesh):
         model = build_reward_model(
             cfg.model, dtype=cfg.dtype, remat=cfg.train.remat, seed=cfg.seed, mesh=mesh
@@ -127,97 +106,41 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     )
     state = init_train_state(params, tx, cfg.seed)
     del params
-    state_shardings = shardings_of(state)
-    rest_shardings = shardings_of(rest)
     meta = {
         "model_config": model_identity(model_config),
         "param_signature": param_signature(state["params"]),
         "model": cfg.model,
         "data_plan": data_plan,
-        "total_steps": total_steps,
     }
-
-    # ---------------------------------------------------------------- resume
-    start, data_state = 0, None
-    if latest is not None:
-        saved_meta = checkpointer.read_meta(latest)
-        check_compatible(saved_meta, meta, run_dir)
-        target = abstract_of(state)
-        free(state)
-        state, data_state, _ = checkpointer.restore(latest, target)
-        start = latest
-        progress.message(f"resumed {run_dir} at step {start}/{total_steps}")
-        if saved_meta.get("total_steps", total_steps) != total_steps:
-            progress.message(
-                f"warning: the checkpoint was written by a run of {saved_meta['total_steps']} steps, "
-                f"this run has "
-                f"{total_steps}: the learning-rate schedule changes from here on"
-            )
-
-    # ---------------------------------------------------------------- outputs
-    if lead:
-        dump_yaml(cfg, run_dir / "config.yaml")
-    writer = MetricsWriter(run_dir, resume_step=start, enabled=lead)
+    loss_sums = bradley_terry_loss_sums(
+        margin=cfg.train.margin, center_rewards_coef=cfg.train.center_rewards_coef
+    )
+    sharding = batch_sharding(mesh)
     train_step = make_train_step(
         graphdef,
         tx,
         schedule,
+        loss_sums,
         mesh=mesh,
-        state_shardings=state_shardings,
-        rest_shardings=rest_shardings,
+        state_shardings=shardings_of(state),
+        rest_shardings=shardings_of(rest),
+        batch_shardings=sharding,
         micro_batches=cfg.train.batch_size // micro,
-        margin=cfg.train.margin,
-        center_rewards_coef=cfg.train.center_rewards_coef,
     )
     eval_step = make_eval_step(
         graphdef,
+        loss_sums,
         mesh=mesh,
-        param_shardings=state_shardings["params"],
-        rest_shardings=rest_shardings,
-        margin=cfg.train.margin,
-        center_rewards_coef=cfg.train.center_rewards_coef,
+        param_shardings=shardings_of(state["params"]),
+        rest_shardings=shardings_of(rest),
+        batch_shardings=sharding,
     )
-    peak = cfg.train.peak_flops_per_device or peak_flops(jax.devices()[0].device_kind)
-    meter = ThroughputMeter(peak * jax.device_count() if peak else None)
-    progress = ProgressLine(total_steps, start, enabled=cfg.log.progress and lead)
-    from acecoder_jax.models import flops_per_token
 
-    # The reward model has no lm_head: take that matmul (6 FLOPs per weight and token) out of the LM count.
-    head_flops = 6 * model_config.hidden_size * model_config.vocab_size
+    def to_mesh(rows: HostBatch) -> dict[str, jax.Array]:
+        return put_batch(mesh, {k: rows[k] for k in BATCH_KEYS}, sharding)
 
-    def evaluate(step: int) -> dict[str, Any] | None:
-        if data.eval is None:
-            return None
-        sums: dict[str, float] = {}
-        for local in eval_batches(
-            data.eval,
-            batch_size=cfg.eval.batch_size or cfg.train.batch_size,
-            max_length=cfg.data.max_length,
-            pad_id=data.pad_id,
-            pad_multiple=cfg.data.pad_multiple,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-        ):
-            out = jax.device_get(eval_step(state["params"], rest, to_global(mesh, local)))
-            for k, v in out.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        row = {"step": step, "split": "eval"} | {k: sums[k] / sums["weight"] for k in METRIC_SUMS}
-        row["pairs"] = int(sums["weight"])
-        writer.write(row)
-        progress.message(
-            f"eval @ {step}: loss {row['loss']:.4f} accuracy {row['accuracy']:.3f} margin {row['margin']:.3f}"
-        )
-        return row
-
-    # ---------------------------------------------------------------- loop
-    stop = {"signal": None}
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop["signal"] = signum  # finish the current step, checkpoint, exit
-
-    in_main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
-    previous = signal.signal(signal.SIGTERM, on_signal) if in_main_thread else None
-    iterator = iter(
+    # ---------------------------------------------------------------- data source + eval
+    source = GrainSource(
         train_batches(
             data.train,
             batch_size=cfg.train.batch_size,
@@ -229,69 +152,65 @@ def train(cfg: RMConfig) -> dict[str, Any]:
             window_batches=cfg.data.window_batches,
             process_index=jax.process_index(),
             process_count=jax.process_count(),
-        )
+        ),
+        host_metrics=lambda rows: {"seq_len": rows["chosen_ids"].shape[1]},
     )
-    if data_state is not None:
-        iterator.set_state(data_state)
-    last_row: dict[str, Any] = {}
-    last_eval = None
-    step = start
-    saved_at = start if latest is not None else -1
-    started = time.perf_counter()
-    try:
-        with jax.set_mesh(mesh):
-            while step < total_steps:
-                local = next(iterator)
-                length = local["chosen_ids"].shape[1]
-                state, metrics = train_step(state, rest, to_global(mesh, local))
-                step += 1
-                tokens = int(local["global_tokens"])
-                meter.add(tokens, (flops_per_token(model_config, length) - head_flops) * tokens)
-                if step % cfg.log.every == 0 or step == total_steps:
-                    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                    tokens_per_s, mfu = meter.read()
-                    last_row = {"step": step, **values, "tokens_per_s": tokens_per_s, "seq_len": length}
-                    if mfu is not None:
-                        last_row["mfu"] = mfu
-                    writer.write(last_row)
-                    progress.update(step, values["loss"], values["accuracy"], tokens_per_s, mfu)
-                if cfg.eval.every and step % cfg.eval.every == 0 and step < total_steps:
-                    last_eval = evaluate(step)
-                # The last step is saved after the final eval, so a checkpoint at total_steps implies its
-                # eval row.
-                if step < total_steps and checkpointer.save(
-                    step, state, iterator.get_state(), meta, force=stop["signal"] is not None
-                ):
-                    saved_at = step
-                if stop["signal"] is not None:
-                    progress.message(f"signal {stop['signal']}: checkpointed step {step}, stopping")
-                    break
-            if step == total_steps and saved_at != step:
-                last_eval = evaluate(step)
-                checkpointer.save(step, state, iterator.get_state(), meta, force=True)
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-        checkpointer.close()
-        progress.close()
-        if lead:
-            writer.plot()
-        writer.close()
-    summary = {
-        "run_dir": str(run_dir),
-        "steps": step,
-        "total_steps": total_steps,
-        "train_pairs": len(data.train),
-        "eval_pairs": len(data.eval) if data.eval is not None else 0,
-        "skipped": {k: dict(v.counts) for k, v in data.skipped.items()},
-        "last": last_row,
-        "eval": last_eval,
-        "seconds": time.perf_counter() - started,
-        "finished": step == total_steps,
-    }
+
+    def evaluate(state: dict[str, Any], step: int) -> dict[str, Any] | None:
+        if data.eval is None:
+            return None
+        batches = eval_batches(
+            data.eval,
+            batch_size=cfg.eval.batch_size or cfg.train.batch_size,
+            max_length=cfg.data.max_length,
+            pad_id=data.pad_id,
+            pad_multiple=cfg.data.pad_multiple,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        )
+        sums = eval_sums(eval_step, state["params"], rest, batches, to_mesh)
+        return eval_means(sums, METRIC_SUMS) | {"pairs": int(sums["weight"])}
+
+    from acecoder_jax.models import flops_per_token
+
+    # The reward model has no lm_head: take that matmul (6 FLOPs per weight and token) out of the LM count.
+    head_flops = 6 * model_config.hidden_size * model_config.vocab_size
+
+    # ---------------------------------------------------------------- the loop
     if lead:
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    return summary
+        dump_yaml(cfg, run_dir / "config.yaml")
+    settings = LoopSettings(
+        total_steps=total_steps,
+        log_every=cfg.log.every,
+        eval_every=cfg.eval.every,
+        save_every=cfg.checkpoint.every,
+        keep=cfg.checkpoint.keep,
+        async_save=cfg.checkpoint.async_save,
+        run_dir=run_dir,
+        progress_keys=("loss", "accuracy"),
+        plot_keys=("loss", "accuracy", "margin", "lr", "grad_norm"),
+        eval_keys=("loss", "accuracy", "margin"),
+        progress=cfg.log.progress,
+        peak_flops_per_device=cfg.train.peak_flops_per_device,
+    )
+    return train_loop(
+        state=state,
+        rest=rest,
+        step_fn=train_step,
+        source=source,
+        settings=settings,
+        put_batch=to_mesh,
+        mesh=mesh,
+        meta=meta,
+        eval_fn=evaluate,
+        tokens_in_batch=lambda rows: int(rows["global_tokens"]),
+        flops_per_token=lambda rows: flops_per_token(model_config, rows["chosen_ids"].shape[1]) - head_flops,
+        summary_extra={
+            "train_pairs": len(data.train),
+            "eval_pairs": len(data.eval) if data.eval is not None else 0,
+            "skipped": {k: dict(v.counts) for k, v in data.skipped.items()},
+        },
+    )
 
 
 def load_run_data(cfg: RMConfig, run_dir: Path) -> RunData:

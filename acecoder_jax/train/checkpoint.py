@@ -21,7 +21,9 @@ class CheckpointMismatchError(ValueError):
 class RunCheckpointer:
     """A CheckpointManager over `directory` with items state (arrays), data (iterator state), meta (JSON)."""
 
-    def __init__(self, directory: str | Path, *, every: int, keep: int, async_save: bool = True) -> None:
+    def __init__(
+        self, directory: str | Path, *, every: int, keep: int | None, async_save: bool = True
+    ) -> None:
         self.directory = Path(directory).absolute()
         self.every = max(1, every)
         options = ocp.CheckpointManagerOptions(
@@ -97,6 +99,21 @@ class RunCheckpointer:
         """Finish pending saves and release the manager."""
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def check_latest_compatible(directory: str | Path, current: dict[str, Any], run_dir: Path) -> int | None:
+    """The newest checkpoint step in `directory` (None if none) after `check_compatible` against its meta.
+
+    Cheap (no arrays are read): call it before building a model, so a wrong run_dir fails at once.
+    """
+    checkpointer = RunCheckpointer(directory, every=1, keep=None, async_save=False)  # keep all: only reads
+    try:
+        latest = checkpointer.latest_step()
+        if latest is not None:
+            check_compatible(checkpointer.read_meta(latest), current, run_dir)
+        return latest
+    finally:
+        checkpointer.close()
 
 
 def check_compatible(saved: dict[str, Any], current: dict[str, Any], directory: Path) -> None:

@@ -41,11 +41,14 @@ class MetricsWriter:
         self._file.flush()
         split = row.get("split", "train")
         for key, value in row.items():
-            if key not in ("step", "split") and isinstance(value, int | float) and math.isfinite(value):
+            if _is_metric(key, value) and math.isfinite(value):
                 self._tb.add_scalar(f"{split}/{key}", value, row["step"])
 
-    def plot(self, keys: tuple[str, ...] = ("loss", "accuracy", "margin", "lr", "grad_norm")) -> list[Path]:
-        """Draw plots/<key>.png (train and eval curves) from metrics.jsonl; returns the files written."""
+    def plot(self, keys: tuple[str, ...] | None = None) -> list[Path]:
+        """Draw plots/<key>.png (train and eval curves) from metrics.jsonl; returns the files written.
+
+        `keys` default: every numeric metric in the file (whatever the trainer logs).
+        """
         if not self.enabled or not self.path.exists():
             return []
         import matplotlib
@@ -54,6 +57,8 @@ class MetricsWriter:
         import matplotlib.pyplot as plt
 
         rows = [row for _, row in iter_jsonl(self.path)]
+        if keys is None:
+            keys = tuple(dict.fromkeys(k for r in rows for k, v in r.items() if _is_metric(k, v)))
         out_dir = self.run_dir / "plots"
         out_dir.mkdir(exist_ok=True)
         written = []
@@ -83,6 +88,10 @@ class MetricsWriter:
         if self.enabled:
             self._file.close()
             self._tb.close()
+
+
+def _is_metric(key: str, value: Any) -> bool:
+    return key not in ("step", "split") and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:

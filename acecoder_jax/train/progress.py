@@ -1,36 +1,46 @@
-"""One terminal progress line: step, loss, accuracy, tokens/s, MFU, ETA (rewritten in place on a TTY)."""
+"""One terminal progress line: step, the chosen metrics, tokens/s, MFU, ETA (rewritten in place on a TTY)."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 
 class ProgressLine:
-    """Print `step/total` progress; on a TTY one line updated in place, else one line per update."""
+    """Print `step/total` progress with `keys` of each step's metrics; on a TTY one line updated in place."""
 
     def __init__(
-        self, total: int, start: int = 0, stream: TextIO | None = None, enabled: bool = True
+        self,
+        total: int,
+        start: int = 0,
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        keys: tuple[str, ...] = ("loss",),
     ) -> None:
-        self.total, self.start = total, start
+        self.total, self.start, self.keys = total, start, keys
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = self.stream.isatty()
         self._t0 = time.perf_counter()
 
-    def update(self, step: int, loss: float, accuracy: float, tokens_per_s: float, mfu: float | None) -> None:
-        """Show the state after `step`."""
+    def update(
+        self, step: int, metrics: Mapping[str, float], tokens_per_s: float | None, mfu: float | None
+    ) -> None:
+        """Show the state after `step` (metrics absent from `metrics` are left out)."""
         if not self.enabled:
             return
         done = step - self.start
         elapsed = time.perf_counter() - self._t0
         eta = elapsed / done * (self.total - step) if done > 0 else 0.0
-        mfu_text = f"{100 * mfu:5.1f}%" if mfu is not None else "n/a"
-        line = (
-            f"step {step}/{self.total} loss {loss:.4f} acc {accuracy:.3f} "
-            f"{tokens_per_s:,.0f} tok/s MFU {mfu_text} ETA {_hms(eta)}"
-        )
+        parts = [f"step {step}/{self.total}"]
+        parts += [f"{key} {metrics[key]:.4f}" for key in self.keys if key in metrics]
+        if tokens_per_s is not None:
+            parts.append(f"{tokens_per_s:,.0f} tok/s")
+            parts.append(f"MFU {100 * mfu:5.1f}%" if mfu is not None else "MFU n/a")
+        parts.append(f"ETA {_hms(eta)}")
+        line = " ".join(parts)
         if self.tty:
             self.stream.write("\r\033[K" + line)
         else:
