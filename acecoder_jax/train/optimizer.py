@@ -9,15 +9,16 @@ import jax
 import optax
 
 
-def warmup_cosine(lr: float, total_steps: int, warmup_ratio: float) -> optax.Schedule:
-    """0 -> lr linearly over ceil(warmup_ratio * total) steps, then cosine down to 0 at `total_steps`."""
+def warmup_cosine(lr: float, total_steps: int, warmup_ratio: float, min_ratio: float = 0.0) -> optax.Schedule:
+    """0 -> lr linearly over ceil(warmup_ratio * total) steps, then cosine down to min_ratio * lr at
+    `total_steps` (0: the HF Trainer's cosine; 0.1: OpenRLHF's cosine_with_min_lr)."""
     warmup = math.ceil(warmup_ratio * total_steps)
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0,
         peak_value=lr,
         warmup_steps=warmup,
         decay_steps=max(total_steps, warmup + 1),
-        end_value=0.0,
+        end_value=lr * min_ratio,
     )
 
 
