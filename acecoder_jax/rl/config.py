@@ -102,7 +102,9 @@ class TrainConfig:
     batch_size: int = 128  # rows per optimizer update (paper: train_batch_size 128)
     micro_batch_size: int | None = None  # rows per forward/backward; None: the whole batch
     lr: float = 5e-7  # paper: actor_learning_rate 5e-7
-    warmup_steps: int = 0
+    warmup_ratio: float = 0.03  # OpenRLHF: cosine_with_min_lr, warmup 3% of the updates ...
+    min_lr_ratio: float = 0.1  # ... down to 0.1 x lr
+    remat: bool = False  # recompute each decoder layer in the backward pass
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     adam_b1: float = 0.9

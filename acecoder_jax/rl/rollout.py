@@ -95,7 +95,7 @@ def collect_rollouts(
         generating += time.perf_counter() - began
         texts = [decode(list(t)) for t in out.tokens]
         samples = [
-            Sample(q.id, "", q.prompt.response_prefix + texts[i * group_size + j], q.tests)
+            Sample(q.id, q.question, q.prompt.response_prefix + texts[i * group_size + j], q.tests)
             for i, q in enumerate(part)
             for j in range(group_size)
         ]
