@@ -1,8 +1,17 @@
 """The device mesh `(data, fsdp, tensor)` and the ONE table mapping logical axis names onto it.
 
 Parameters carry logical names (`embed`, `mlp`, `heads`, `kv_heads`, `vocab`, ...) and activations are
-constrained with `constrain(x, ("act_batch", "act_len", "act_embed"))`; only `LOGICAL_RULES` knows which mesh
-axes those names use, so changing the parallelism layout is a one-line edit here.
+constrained with `constrain(x, ("act_batch", "act_len", "act_embed"))`; only the rules table knows which
+mesh axes those names use. `LOGICAL_RULES` is the default table (the training layout); `with rules(...)`
+uses another inside a block (e.g. a rollout copy of the weights, or a frozen reference, in its own layout):
+
+    with sharding.rules(embed=None, act_batch=("data", "fsdp", "tensor")):  # overrides on the current table
+        ...
+    with sharding.rules(ROLLOUT_TABLE):  # a whole table
+        ...
+
+The table is read when shardings are computed, i.e. when arrays are placed and when a function is TRACED:
+a jitted function keeps the layout it was traced under, so give each layout its own jitted function.
 
 Divisibility policy:
 - a parameter dimension the mesh does not divide is an error naming the tensor, its shape and the mesh axis,
@@ -13,8 +22,10 @@ Divisibility policy:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +35,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES: tuple[str, str, str] = ("data", "fsdp", "tensor")
 
-# logical name -> mesh axis, tuple of mesh axes, or None (replicated).
-LOGICAL_RULES: dict[str, str | tuple[str, ...] | None] = {
+Rule = str | tuple[str, ...] | None  # a mesh axis, several mesh axes, or None (replicated)
+
+# The default table: logical name -> Rule.
+LOGICAL_RULES: dict[str, Rule] = {
     # parameters
     "vocab": "tensor",
     "embed": "fsdp",
@@ -50,6 +63,31 @@ LOGICAL_RULES: dict[str, str | tuple[str, ...] | None] = {
 
 # Logical names whose dimension falls back to replication when the mesh does not divide it.
 REPLICATE_IF_INDIVISIBLE: frozenset[str] = frozenset({"kv_heads", "act_kv_heads"})
+
+
+_ACTIVE_RULES: contextvars.ContextVar[Mapping[str, Rule]] = contextvars.ContextVar(
+    "logical_rules", default=LOGICAL_RULES
+)
+
+
+def current_rules() -> Mapping[str, Rule]:
+    """The logical-axis rules table in effect (LOGICAL_RULES unless inside `rules(...)`)."""
+    return _ACTIVE_RULES.get()
+
+
+@contextlib.contextmanager
+def rules(table: Mapping[str, Rule] | None = None, **overrides: Rule) -> Iterator[Mapping[str, Rule]]:
+    """Inside the block, map logical names by `table` (default: the current one) updated with `overrides`."""
+    merged = dict(current_rules() if table is None else table)
+    for name, rule in overrides.items():
+        if name not in merged:
+            raise KeyError(f"rules override {name!r}: not a logical axis name; known: {sorted(merged)}")
+        merged[name] = rule
+    token = _ACTIVE_RULES.set(merged)
+    try:
+        yield merged
+    finally:
+        _ACTIVE_RULES.reset(token)
 
 
 class ShardingError(ValueError):
@@ -100,9 +138,10 @@ def make_mesh(cfg: MeshConfig, devices: Sequence[Any] | None = None) -> Mesh:
 def _mesh_axes_for(name: str | None) -> tuple[str, ...]:
     if name is None:
         return ()
-    if name not in LOGICAL_RULES:
-        raise KeyError(f"logical axis {name!r} has no rule; known: {sorted(LOGICAL_RULES)}")
-    rule = LOGICAL_RULES[name]
+    table = current_rules()
+    if name not in table:
+        raise KeyError(f"logical axis {name!r} has no rule; known: {sorted(table)}")
+    rule = table[name]
     if rule is None:
         return ()
     return (rule,) if isinstance(rule, str) else tuple(rule)
