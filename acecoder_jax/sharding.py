@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
-import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 MESH_AXES: tuple[str, str, str] = ("data", "fsdp", "tensor")
@@ -214,23 +213,3 @@ def constrain(x: jax.Array, names: Sequence[str | None]) -> jax.Array:
         return x
     spec = fit_spec(names, x.shape, dict(mesh.shape), what="activation", strict=False)
     return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
-
-
-def shard_batch(mesh: Mesh, tree: Any) -> Any:
-    """Put a host batch (array or pytree, leading dim = batch) on the mesh, split over (data, fsdp).
-
-    Single process: `tree` is the whole batch. Multi-host: each process passes its local rows.
-    """
-
-    def put(x: Any) -> jax.Array:
-        x = np.asarray(x)
-        names = ("act_batch",) + (None,) * (x.ndim - 1)
-        if jax.process_count() > 1:
-            # Multi-host: each process passes its own rows; the global batch is their concatenation.
-            global_shape = (x.shape[0] * jax.process_count(), *x.shape[1:])
-            spec = fit_spec(names, global_shape, dict(mesh.shape), what=f"batch array {global_shape}")
-            return jax.make_array_from_process_local_data(NamedSharding(mesh, spec), x, global_shape)
-        spec = fit_spec(names, x.shape, dict(mesh.shape), what=f"batch array {x.shape}")
-        return jax.device_put(x, NamedSharding(mesh, spec))
-
-    return jax.tree.map(put, tree)

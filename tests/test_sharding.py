@@ -19,8 +19,8 @@ from acecoder_jax.sharding import (
     logical_to_spec,
     make_mesh,
     named_sharding,
-    shard_batch,
 )
+from acecoder_jax.train.batch import put_batch
 
 TINY = ModelConfig.tiny().replace(vocab_size=512)  # 4 heads, 2 KV heads, hidden 64
 
@@ -117,8 +117,8 @@ def test_from_pretrained_streams_onto_the_mesh(tmp_path):
     assert params["lm_head.kernel"][...].sharding.spec == P("fsdp", "tensor")
     plain = from_pretrained(path)
     ids, mask = padded_batch([5, 8, 2, 6], 8, 512, side="left")
-    batch = shard_batch(mesh, {"ids": ids, "mask": mask})
-    assert batch["ids"].sharding.spec == P(("data", "fsdp"), None)
+    batch = put_batch(mesh, {"ids": ids, "mask": mask})
+    assert batch["ids"].sharding.is_equivalent_to(NamedSharding(mesh, P(("data", "fsdp"), None)), 2)
     with jax.set_mesh(mesh):
         out = jax.jit(lambda m, b: m(b["ids"], b["mask"]))(model, batch)
     np.testing.assert_allclose(
@@ -139,11 +139,11 @@ def test_constrain_is_a_noop_without_a_mesh_and_shards_under_one():
     assert z.shape == (3, 4)
 
 
-def test_named_sharding_checks_shape_and_shard_batch_rejects_uneven_batches():
+def test_named_sharding_checks_shape_and_put_batch_rejects_uneven_batches():
     mesh = make_mesh(MeshConfig())
     assert named_sharding(mesh, ("embed", "mlp"), (64, 128)).spec == P("fsdp", "tensor")
-    with pytest.raises(ShardingError, match=r"batch array \(6, 3\)"):
-        shard_batch(mesh, np.zeros((6, 3)))
+    with pytest.raises(ShardingError, match=r"batch field 'ids' of shape \(6, 3\)"):
+        put_batch(mesh, {"ids": np.zeros((6, 3))})
 
 
 def test_param_logical_axes_names_every_parameter_for_optimizer_shardings():

@@ -12,6 +12,7 @@ import numpy as np
 from flax import nnx
 
 from acecoder_jax.sample.buckets import batch_bucket, length_bucket
+from acecoder_jax.train.batch import batch_axis_size, put_batch
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef",))
@@ -24,7 +25,7 @@ def score_token_ids(
 ) -> list[float]:
     """RewardModel scores for token-id rows (right-padded; the model reads each row's last real token)."""
     graphdef, params = nnx.split(model)
-    multiple = 1 if mesh is None else int(mesh.shape["data"] * mesh.shape["fsdp"])
+    multiple = 1 if mesh is None else batch_axis_size(mesh)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     scores = [0.0] * len(rows)
     for start in range(0, len(order), batch_size):
@@ -38,11 +39,9 @@ def score_token_ids(
             mask[slot, : len(rows[index])] = 1
         mask[len(members) :, 0] = 1  # padding rows: one real token so the read position is defined
         if mesh is not None:
-            from acecoder_jax.sharding import shard_batch
-
             with jax.set_mesh(mesh):
-                ids_d, mask_d = shard_batch(mesh, (ids, mask))
-                out = np.asarray(_scores(graphdef, params, ids_d, mask_d))
+                placed = put_batch(mesh, {"ids": ids, "mask": mask})
+                out = np.asarray(_scores(graphdef, params, placed["ids"], placed["mask"]))
         else:
             out = np.asarray(_scores(graphdef, params, jnp.asarray(ids), jnp.asarray(mask)))
         for slot, index in enumerate(members):

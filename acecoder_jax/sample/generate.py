@@ -28,6 +28,7 @@ import numpy as np
 from flax import nnx, struct
 
 from acecoder_jax.models.kv_cache import Cache, init_cache
+from acecoder_jax.train.batch import batch_axis_size, put_batch
 
 from .buckets import batch_bucket, left_pad, length_bucket
 from .sampling import next_token, validate_settings
@@ -232,7 +233,7 @@ def generate(
     settings = _Settings(max_new_tokens, float(temperature), float(top_p), int(top_k))
     graphdef, params = nnx.split(model)
     eos = jnp.asarray(sorted(set(int(e) for e in eos_ids)), dtype=jnp.int32)
-    multiple = 1 if mesh is None else int(mesh.shape["data"] * mesh.shape["fsdp"])
+    multiple = 1 if mesh is None else batch_axis_size(mesh)
 
     rows = [index for index in range(len(prompts)) for _ in range(n)]
     order = sorted(range(len(rows)), key=lambda r: len(prompts[rows[r]]))
@@ -282,9 +283,8 @@ def _generate_chunk(
     cache_len = length + settings.max_new_tokens
     with _mesh_context(mesh):
         if mesh is not None:
-            from acecoder_jax.sharding import shard_batch
-
-            ids, mask = shard_batch(mesh, (ids, mask))
+            placed = put_batch(mesh, {"ids": ids, "mask": mask})
+            ids, mask = placed["ids"], placed["mask"]
         state = _prefill(
             graphdef, params, ids, mask, key, eos, settings=settings, cache_len=cache_len, mesh=mesh
         )

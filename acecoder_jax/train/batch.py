@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from acecoder_jax.sharding import logical_to_spec
+from acecoder_jax.sharding import ShardingError, logical_to_spec
 
 BatchShardings = NamedSharding | Mapping[str, NamedSharding]
 
@@ -42,5 +42,12 @@ def put_batch(
     out = {}
     for key, rows in host_rows.items():
         field_sharding = sharding if isinstance(sharding, NamedSharding) else sharding[key]
-        out[key] = jax.make_array_from_process_local_data(field_sharding, np.asarray(rows))
+        rows = np.asarray(rows)
+        try:
+            out[key] = jax.make_array_from_process_local_data(field_sharding, rows)
+        except ValueError as error:  # e.g. rows that the batch axes do not divide
+            raise ShardingError(
+                f"batch field {key!r} of shape {rows.shape} (this process's rows) does not fit "
+                f"{field_sharding.spec} on mesh {dict(mesh.shape)}: {error}"
+            ) from error
     return out
