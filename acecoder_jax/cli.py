@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "contamination": ("data_gen.cli:contamination", "n-gram overlap against benchmarks"),
     "world": ("acecoder_jax.world.cli:main", "generate the policy world (tasks, SFT rows, tokenizer)"),
     "train-rm": ("acecoder_jax.rm.cli:main", "train a Bradley-Terry reward model"),
+    "train-sft": ("acecoder_jax.sft.cli:main", "supervised fine-tuning of a policy on chat rows"),
     "export-hf": ("acecoder_jax.export_cli:main", "export a checkpoint to Hugging Face format"),
     "best-of-n": ("acecoder_jax.eval.cli:main", "best-of-N evaluation with a reward model"),
     "train-rl": ("acecoder_jax.rl.cli:main", "RL (Reinforce++/GRPO/RLOO) with RM or test rewards"),
