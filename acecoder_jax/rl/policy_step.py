@@ -70,6 +70,9 @@ def make_policy_loss_sums(settings: PolicyLossSettings) -> Callable[[object, dic
             entropy=entropy,
             entropy_coef=settings.entropy_coef,
         )
+        kl_term = sums.pop("kl")  # "kl" in the metrics is the rollout's KL to the reference (in the reward)
+        if settings.kl_loss_coef:
+            sums["kl_loss"] = kl_term
         ratio = jnp.exp(jax.lax.stop_gradient(logprobs) - batch["old_logprobs"].astype(jnp.float32))
         valid = mask > 0
         sums["ratio_min"] = jnp.min(jnp.where(valid, ratio, jnp.inf))
