@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from acecoder_jax.sharding import MeshConfig
+from acecoder_jax.train.config import CheckpointConfig, LogConfig
+
 
 @dataclass
 class DataConfig:
@@ -47,32 +50,6 @@ class TrainConfig:
 
 
 @dataclass
-class MeshSection:
-    """Device mesh layout; -1 takes the remaining devices."""
-
-    data: int = 1
-    fsdp: int = -1
-    tensor: int = 1
-
-
-@dataclass
-class CheckpointConfig:
-    """Orbax checkpoints in run_dir/checkpoints."""
-
-    every: int = 500
-    keep: int = 3
-    async_save: bool = True
-
-
-@dataclass
-class LogConfig:
-    """Metrics cadence and outputs."""
-
-    every: int = 10
-    progress: bool = True  # one terminal line with tokens/s and MFU
-
-
-@dataclass
 class EvalConfig:
     """Held-out evaluation cadence (0: only at the end)."""
 
@@ -90,7 +67,7 @@ class RMConfig:
     model: str = "tiny"  # a ModelConfig preset name or a Hugging Face checkpoint directory
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    mesh: MeshSection = field(default_factory=MeshSection)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

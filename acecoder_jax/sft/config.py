@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from acecoder_jax.rm.config import CheckpointConfig, LogConfig, MeshSection
+from acecoder_jax.sharding import MeshConfig
+from acecoder_jax.train.config import CheckpointConfig, LogConfig
 
 
 @dataclass
@@ -84,7 +85,7 @@ class SFTConfig:
     world: WorldSection = field(default_factory=WorldSection)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    mesh: MeshSection = field(default_factory=MeshSection)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
