@@ -1,1 +1,2 @@
-"""Shared training infrastructure (RM now, RL later): optimizer, train state, checkpoints, metrics, meters."""
+"""The training core every trainer (RM, SFT, RL) shares: step, loop, batches, optimizer, state, checkpoints,
+metrics (docs/training_core.md)."""
