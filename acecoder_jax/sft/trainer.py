@@ -23,7 +23,7 @@ from acecoder_jax.sft.config import SFTConfig
 from acecoder_jax.sft.loss import BATCH_KEYS, METRIC_SUMS, sft_loss_sums
 from acecoder_jax.sft.policy_model import build_policy, policy_identity, policy_model_config
 from acecoder_jax.sft.run_data import RunData, ensure_inputs, eval_stream, load_run_data, train_stream
-from acecoder_jax.sharding import MeshConfig, make_mesh
+from acecoder_jax.sharding import make_mesh
 from acecoder_jax.train.batch import batch_axis_size, batch_sharding, put_batch
 from acecoder_jax.train.batch_source import GrainSource, HostBatch
 from acecoder_jax.train.checkpoint import check_latest_compatible
@@ -52,7 +52,7 @@ def train(cfg: SFTConfig) -> dict[str, Any]:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lead = jax.process_index() == 0
-    mesh = make_mesh(MeshConfig(data=cfg.mesh.data, fsdp=cfg.mesh.fsdp, tensor=cfg.mesh.tensor))
+    mesh = make_mesh(cfg.mesh)
     micro = cfg.train.micro_batch_size or cfg.train.batch_size
     _check_batches(cfg, micro, batch_axis_size(mesh))
     messages = ProgressLine(0, enabled=cfg.log.progress and lead)
