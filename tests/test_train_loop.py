@@ -127,3 +127,27 @@ def test_a_checkpoint_with_other_meta_is_refused(tmp_path):
     _train(tmp_path / "run")
     with pytest.raises(CheckpointMismatchError, match=r"different data order .*rows: checkpoint 8 vs run 9"):
         _train(tmp_path / "run", meta={"data_plan": {"rows": 9}})
+
+
+def test_settings_from_a_trainer_configs_shared_sections(tmp_path):
+    from acecoder_jax.train.config import CheckpointConfig, LogConfig
+
+    settings = LoopSettings.from_sections(
+        run_dir=str(tmp_path),
+        total_steps=9,
+        checkpoint=CheckpointConfig(every=3, keep=2, async_save=False),
+        log=LogConfig(every=2, progress=False),
+        eval_every=4,
+        plot_keys=("loss",),
+    )
+    assert settings == LoopSettings(
+        total_steps=9,
+        log_every=2,
+        eval_every=4,
+        save_every=3,
+        keep=2,
+        async_save=False,
+        run_dir=tmp_path,
+        plot_keys=("loss",),
+        progress=False,
+    )

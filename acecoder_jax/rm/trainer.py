@@ -179,18 +179,15 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     # ---------------------------------------------------------------- the loop
     if lead:
         dump_yaml(cfg, run_dir / "config.yaml")
-    settings = LoopSettings(
-        total_steps=total_steps,
-        log_every=cfg.log.every,
-        eval_every=cfg.eval.every,
-        save_every=cfg.checkpoint.every,
-        keep=cfg.checkpoint.keep,
-        async_save=cfg.checkpoint.async_save,
+    settings = LoopSettings.from_sections(
         run_dir=run_dir,
+        total_steps=total_steps,
+        checkpoint=cfg.checkpoint,
+        log=cfg.log,
+        eval_every=cfg.eval.every,
         progress_keys=("loss", "accuracy"),
         plot_keys=("loss", "accuracy", "margin", "lr", "grad_norm"),
         eval_keys=("loss", "accuracy", "margin"),
-        progress=cfg.log.progress,
         peak_flops_per_device=cfg.train.peak_flops_per_device,
     )
     return train_loop(

@@ -35,6 +35,7 @@ from jax.sharding import Mesh
 
 from acecoder_jax.train.batch_source import BatchSource, HostBatch
 from acecoder_jax.train.checkpoint import RunCheckpointer, check_compatible
+from acecoder_jax.train.config import CheckpointConfig, LogConfig
 from acecoder_jax.train.meter import ThroughputMeter, peak_flops
 from acecoder_jax.train.metrics import MetricsWriter
 from acecoder_jax.train.progress import ProgressLine
@@ -58,6 +59,30 @@ class LoopSettings:
     eval_keys: tuple[str, ...] = ("loss",)  # metrics printed after each eval
     progress: bool = True  # print the progress line (process 0 only)
     peak_flops_per_device: float | None = None  # for MFU; None: looked up from the device kind
+
+    @classmethod
+    def from_sections(
+        cls,
+        *,
+        run_dir: Path,
+        total_steps: int,
+        checkpoint: CheckpointConfig,
+        log: LogConfig,
+        eval_every: int,
+        **display: Any,
+    ) -> LoopSettings:
+        """Settings from a trainer config's shared sections; `display`: progress_keys, plot_keys, ..."""
+        return cls(
+            total_steps=total_steps,
+            log_every=log.every,
+            eval_every=eval_every,
+            save_every=checkpoint.every,
+            keep=checkpoint.keep,
+            async_save=checkpoint.async_save,
+            run_dir=Path(run_dir),
+            progress=log.progress,
+            **display,
+        )
 
 
 def train_loop(
