@@ -24,7 +24,7 @@ from acecoder_jax.rl.policy_step import EXTREMA, PolicyLossSettings, make_policy
 from acecoder_jax.rl.setup import build_reward, load_questions, load_reference, make_logprobs_fn, make_sampler
 from acecoder_jax.rl.source import RolloutSource, SourceSettings
 from acecoder_jax.rl.world_inputs import ensure_rl_inputs
-from acecoder_jax.sharding import MeshConfig, make_mesh
+from acecoder_jax.sharding import make_mesh
 from acecoder_jax.train.batch import batch_axis_size, batch_sharding, put_batch
 from acecoder_jax.train.loop import LoopSettings, train_loop
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
@@ -55,7 +55,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     lead = jax.process_index() == 0
     messages = ProgressLine(0, enabled=cfg.log.progress and lead)
-    mesh = make_mesh(MeshConfig(data=cfg.mesh.data, fsdp=cfg.mesh.fsdp, tensor=cfg.mesh.tensor))
+    mesh = make_mesh(cfg.mesh)
     micro = cfg.train.micro_batch_size or cfg.train.batch_size
     _check_batches(cfg, micro, batch_axis_size(mesh))
 
@@ -217,18 +217,15 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     }
     if lead:
         dump_yaml(cfg, run_dir / "config.yaml")
-    loop = LoopSettings(
-        total_steps=total_steps,
-        log_every=cfg.log.every,
-        eval_every=cfg.eval.every,
-        save_every=cfg.checkpoint.every,
-        keep=cfg.checkpoint.keep,
-        async_save=cfg.checkpoint.async_save,
+    loop = LoopSettings.from_sections(
         run_dir=run_dir,
+        total_steps=total_steps,
+        checkpoint=cfg.checkpoint,
+        log=cfg.log,
+        eval_every=cfg.eval.every,
         progress_keys=PROGRESS_KEYS,
         plot_keys=PLOT_KEYS,
         eval_keys=("pass_at_1", "pass_rate"),
-        progress=cfg.log.progress,
     )
     try:
         summary = train_loop(
