@@ -36,6 +36,15 @@ def world_dir() -> Path:
     return ensure_world(Path(root) / "world", 0)
 
 
+@functools.cache
+def short_rows() -> Path:
+    """The world's first 64 SFT rows (4 batches of 16: a short run tokenizes only these)."""
+    path = world_dir().parent / "sft_64.jsonl"
+    lines = (world_dir() / "sft.jsonl").read_text().splitlines(keepends=True)[:64]
+    path.write_text("".join(lines))
+    return path
+
+
 def short_overrides(run_dir: Path) -> list[str]:
     """world_cpu.yaml shortened: 6 steps of 16 rows in 2 micro-batches on 8 devices, checkpoints every 2
     steps, metrics every step, no pass-rate eval."""
@@ -43,7 +52,7 @@ def short_overrides(run_dir: Path) -> list[str]:
     return [
         f"run_dir={run_dir}",
         f"world.dir={world}",
-        f"data.train={world}/sft.jsonl",
+        f"data.train={short_rows()}",
         f"data.tokenizer={world}/tokenizer",
         "train.steps=6",
         "train.batch_size=16",

@@ -69,7 +69,7 @@ class EvalConfig:
     temperature: float = 0.8
     top_p: float = 1.0
     max_new_tokens: int = 512
-    sample_batch: int | None = None  # rows decoded together (None: all)
+    sample_batch: int | None = 64  # rows decoded together (None: all; the prefill holds [rows, T, V] logits)
     timeout_s: float = 5.0  # per test in the executor
     workers: int = 0  # executor processes (0: one per CPU)
 
