@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from acecoder_jax.rm.scoring import chat_token_ids, score_token_ids
+
 from .benchmarks import Problem
 from .config import RewardConfig
 from .prompts import PromptStyle, candidate_code, rm_messages
 from .rerank import best_index
 from .run_rows import pending_problems, problem_key
-from .scoring import chat_token_ids, score_token_ids
 
 
 def score_candidates(

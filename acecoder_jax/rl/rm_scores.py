@@ -2,7 +2,7 @@
 
 Each rollout's program (the last fenced block of its completion) is written as an AceCodePair response under
 the pair instruction (question + first test), the chat the reward model was trained on, and scored on the
-mesh in a few padded shapes (`acecoder_jax.eval.scoring`).
+mesh in a few padded shapes (`acecoder_jax.rm.scoring`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def make_rm_scores(
     """samples -> [N] float32 reward-model scores, with the AceCodeRM checkpoint at `path`."""
     from transformers import AutoTokenizer
 
-    from acecoder_jax.eval.scoring import chat_token_ids, score_token_ids
     from acecoder_jax.models import checkpoint_kind, from_pretrained
+    from acecoder_jax.rm.scoring import chat_token_ids, score_token_ids
 
     if checkpoint_kind(path) != "reward":
         raise ValueError(f"reward.rm {str(path)!r} is a causal LM, not a reward model (no scalar head)")
