@@ -64,6 +64,7 @@ class EvalConfig:
     heldout: str | None = None  # AceCode-87K rows (id, question, test_cases) sampled and judged at the end
     train: str | None = None  # the same for train-split rows (how well the policy fits what it saw)
     limit: int = 0  # judge only the first this many rows of each file (0: all)
+    train_every: int = 1  # judge every k-th row of eval.train (a sample across a file grouped by family)
     greedy: bool = True  # greedy pass@1 (mean pass rate and all-pass fraction of one greedy answer each)
     n: int = 0  # samples per question at `temperature` (0: none)
     temperature: float = 0.8

@@ -48,10 +48,13 @@ class Sampling:
     batch_size: int | None = None
 
 
-def read_questions(path: str | Path, tokenizer: Any, limit: int = 0) -> list[Question]:
-    """The first `limit` (0: all) rows of an AceCode-87K JSONL/parquet file, prompted in chat style."""
+def read_questions(path: str | Path, tokenizer: Any, limit: int = 0, *, every: int = 1) -> list[Question]:
+    """Every `every`-th row of an AceCode-87K JSONL/parquet file (all families of a file grouped by family),
+    at most `limit` of them (0: no limit), prompted in chat style."""
     questions = []
-    for row in iter_acecode(path):
+    for index, row in enumerate(iter_acecode(path)):
+        if index % every:
+            continue
         prompt = build_prompt(tokenizer, row.question, row.test_cases, "chat")
         questions.append(Question(str(row.id), tuple(row.test_cases), prompt))
         if limit and len(questions) >= limit:

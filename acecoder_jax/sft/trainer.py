@@ -221,7 +221,8 @@ def _pass_rates(
         reward = RuleReward(executor, mode="pass_rate")
         try:
             for split, path in splits.items():
-                questions = read_questions(path, data.tokenizer, cfg.eval.limit)
+                every = cfg.eval.train_every if split == "train" else 1
+                questions = read_questions(path, data.tokenizer, cfg.eval.limit, every=every)
                 details = run_dir / f"pass_rates_{split}.jsonl" if lead else None
                 results[split] = policy_pass_rates(
                     policy, data.tokenizer, questions, sampling, reward, mesh=mesh, details=details
