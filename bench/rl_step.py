@@ -181,7 +181,7 @@ def run_ours(work: Path) -> dict:
     s = json.loads((work / "settings.json").read_text())
     prompts = json.loads((work / "prompts.json").read_text())
     rows = s["prompts"] * s["group_size"]
-    times: dict[str, list[float]] = {"generate": [], "reward": [], "update": [], "step": []}
+    times: dict[str, list[float]] = {"generate": [], "reward": [], "update": [], "step": [], "step_cpu": []}
 
     class Done:
         def __init__(self, value: Rewarded) -> None:
@@ -256,7 +256,7 @@ def run_ours(work: Path) -> dict:
     generated = []
     with jax.set_mesh(mesh):
         for _ in range(s["warmup"] + s["steps"]):
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             batch, metrics = source.next_batch(state)
             rolled = time.perf_counter()
             state, out = step(state, rest, put_batch(mesh, batch, sharding))
@@ -265,6 +265,7 @@ def run_ours(work: Path) -> dict:
             times["generate"].append(metrics["time_generate"])
             times["update"].append(done - rolled)
             times["step"].append(done - began)
+            times["step_cpu"].append(time.process_time() - cpu)
             generated.append(int(batch["response_mask"].sum()))
     warm = s["warmup"]
     return {
@@ -308,7 +309,7 @@ def report(ours: dict, theirs: dict, settings: dict, args: argparse.Namespace) -
     )
     print(
         f"{'':14}{'generate':>10}{'reward':>10}{'update':>10}{'step':>10}{'rollout tok/s':>15}"
-        f"{'first step':>12}{'peak RSS':>10}"
+        f"{'first step':>12}{'peak RSS':>10}{'CPU s/step':>12}"
     )
     for side in (ours, theirs):
         sec = side["seconds"]
@@ -316,12 +317,13 @@ def report(ours: dict, theirs: dict, settings: dict, args: argparse.Namespace) -
         print(
             f"{side['side']:<14}{sec['generate']:>9.2f}s{sec['reward'] * 1000:>8.1f}ms{sec['update']:>9.2f}s"
             f"{sec['step']:>9.2f}s{tps:>15,.0f}{side['first_step_s']:>11.1f}s{side['peak_rss_gb']:>8.2f}GB"
+            f"{sec['step_cpu']:>11.2f}s"
         )
     o, t = ours["seconds"], theirs["seconds"]
     tps_ratio = (ours["generated_tokens"] / o["generate"]) / (theirs["generated_tokens"] / t["generate"])
     print(
         "ratio (tunix / acecoder_jax time; >1 means acecoder_jax is faster): "
-        f"step {t['step'] / o['step']:.2f}x, "
+        f"step {t['step'] / o['step']:.2f}x (CPU time {t['step_cpu'] / o['step_cpu']:.2f}x), "
         f"generate {t['generate'] / o['generate']:.2f}x, update {t['update'] / o['update']:.2f}x; "
         f"rollout tokens/s {tps_ratio:.2f}x"
     )

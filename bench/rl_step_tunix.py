@@ -107,7 +107,7 @@ def main() -> None:
         loss_agg_mode="token-mean",
     )
 
-    times: dict[str, list[float]] = {"generate": [], "reward": [], "update": [], "step": []}
+    times: dict[str, list[float]] = {"generate": [], "reward": [], "update": [], "step": [], "step_cpu": []}
     generated: list[int] = []
 
     def reward_fn(prompts: list[str], completions: list[str], **_: object) -> list[float]:
@@ -119,7 +119,7 @@ def main() -> None:
     learner = grpo_learner.GRPOLearner(rl_cluster=cluster, algo_config=algo, reward_fns=[reward_fn])
 
     generate, update = cluster.generate, cluster.update_actor
-    marks = [time.perf_counter()]
+    marks = [(time.perf_counter(), time.process_time())]
 
     def timed_generate(*args: object, **kwargs: object):
         began = time.perf_counter()
@@ -132,10 +132,11 @@ def main() -> None:
         began = time.perf_counter()
         out = update(*args, **kwargs)
         jax.block_until_ready(nnx.state(cluster.actor_trainer.model))
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         times["update"].append(now - began)
-        times["step"].append(now - marks[-1])
-        marks.append(now)
+        times["step"].append(now - marks[-1][0])
+        times["step_cpu"].append(cpu - marks[-1][1])
+        marks.append((now, cpu))
         return out
 
     cluster.generate, cluster.update_actor = timed_generate, timed_update
