@@ -11,6 +11,7 @@ import sys
 # name -> ("module:function", one-line help). Each function takes the remaining argv and returns an exit code.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "exec": ("executor.cli:main", "run programs against tests in the sandboxed executor"),
+    "serve-exec": ("executor.serve_cli:main", "serve the executor over HTTP (rewards for RL stacks)"),
     "synth-tests": ("data_gen.cli:synth_tests", "rewrite seed code into questions with assert tests"),
     "filter-tests": ("data_gen.cli:filter_tests", "drop tests an oracle solution fails"),
     "sample": ("data_gen.cli:sample", "sample N programs per question"),
