@@ -111,3 +111,20 @@ def test_world_tiny_model_config_fits_the_tokenizer():
         ENDOFTEXT_ID,
         ENDOFTEXT_ID,
     )
+
+
+def test_a_qwen2_model_directory_loads_it_with_the_same_encodings(tokenizer, world, tmp_path):
+    # AutoTokenizer loads any tokenizer in a `model_type: qwen2` directory (every policy and reward model this
+    # project writes) as transformers' Qwen2Tokenizer, which rebuilds the normaliser and pre-tokenizer: the
+    # world tokenizer must encode there exactly as it was trained.
+    from transformers import AutoTokenizer, Qwen2Config
+
+    tokenizer.save_pretrained(str(tmp_path))
+    Qwen2Config(vocab_size=WORLD_VOCAB_SIZE).save_pretrained(str(tmp_path))
+    loaded = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert type(loaded).__name__ == "Qwen2Tokenizer"
+    for problem in world.train[:: max(1, len(world.train) // 60)]:
+        messages = sft_messages(problem)
+        assert loaded.apply_chat_template(messages) == tokenizer.apply_chat_template(messages)
+        text = problem.question + "\n" + "\n".join(problem.tests)
+        assert loaded.encode(text, add_special_tokens=False) == tokenizer.encode(text, add_special_tokens=False)

@@ -24,7 +24,7 @@ from acecoder_jax.world.rows import acecode_row, seed_row, sft_messages, sft_row
 from acecoder_jax.world.tokenizer import load_world_tokenizer, save_world_tokenizer
 from executor.jsonl import to_json_line
 
-WORLD_VERSION = 1  # bump when generation changes, so a directory from an older generator is not reused
+WORLD_VERSION = 2  # bump when generation changes, so a directory from an older generator is not reused
 MANIFEST = "world.json"
 
 

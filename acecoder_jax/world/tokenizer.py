@@ -1,16 +1,16 @@
 """The world tokenizer: a small byte-level BPE trained on the world's own text, with Qwen2.5's special tokens
 and ChatML chat template, saved as an ordinary Hugging Face tokenizer directory.
 
-Its pre-tokenizer is Qwen2.5's regex with one change: a run of plain words joined by single spaces is one
-chunk, so BPE can learn the fixed prompt sentences and template phrases as a few tokens (a world chat is ~100
-tokens instead of ~150, most of what makes CPU training fit in minutes). Digits stay one per token, so
-held-out constants are spelled with the same tokens as train ones; a snake_case identifier is its own chunk,
-so a function name tokenizes alike after `def` and after `assert`; newlines split as in Qwen2.5, so a prompt
-that ends at a fence tokenizes as a prefix of the full answer. There is no normaliser (Qwen2.5 applies NFC),
-so decode(encode(x)) == x for every string. The BPE ranks come first and the 22 added tokens follow them in
-Qwen2.5's order, as in Qwen2.5 itself; the total is fixed (`WORLD_VOCAB_SIZE`), so
-configs/model/world-tiny.yaml fits every seed. Importable without jax; `tokenizers`/`transformers` are
-imported when a tokenizer is built or loaded.
+Its normaliser (NFC) and pre-tokenizer (Qwen2.5's split regex, then byte-level) are exactly the ones
+transformers' `Qwen2Tokenizer` rebuilds from a vocabulary and merges. That matters: `AutoTokenizer` loads any
+tokenizer that sits in a `model_type: qwen2` model directory (an SFT or RL policy, an exported reward model)
+as `Qwen2Tokenizer`, whatever `tokenizer_config.json` says, so a tokenizer with its own splitting rules would
+encode differently there than where it was trained. Digits are one per token (held-out constants are spelled
+with the same tokens as train ones); newlines split as in Qwen2.5, so a prompt that ends at a fence tokenizes
+as a prefix of the full answer. The BPE ranks come first and the 22 added tokens follow them in Qwen2.5's
+order, as in Qwen2.5 itself; the total is fixed (`WORLD_VOCAB_SIZE`), so configs/model/world-tiny.yaml fits
+every seed. Importable without jax; `tokenizers`/`transformers` are imported when a tokenizer is built or
+loaded.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ WORLD_BPE_SIZE = WORLD_VOCAB_SIZE - len(QWEN25_ADDED_TOKENS)
 ENDOFTEXT_ID = WORLD_BPE_SIZE  # pad (and bos), as <|endoftext|> in Qwen2.5
 IM_START_ID = WORLD_BPE_SIZE + 1
 IM_END_ID = WORLD_BPE_SIZE + 2  # eos: generation stops at the end of a turn
-# Qwen2.5's split (tokenizer.json of Qwen/Qwen2.5-*) with words extended over " word" runs (not into a
-# snake_case identifier, which the first alternative takes whole).
-WORLD_SPLIT_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}_]+(?: \p{L}+(?![\p{L}_]))*|\p{N}"
+# Qwen2.5's split (tokenizer.json of Qwen/Qwen2.5-*, and transformers' Qwen2Tokenizer.PRETOKENIZE_REGEX).
+QWEN25_SPLIT_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
@@ -47,14 +46,24 @@ def chat_corpus(chats: Iterable[Chat]) -> Iterable[str]:
 
 def train_world_tokenizer(texts: Iterable[str], vocab_size: int = WORLD_VOCAB_SIZE) -> Any:
     """A transformers tokenizer: byte-level BPE trained on `texts`, Qwen2.5 added tokens, ChatML template."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     bpe_size = vocab_size - len(QWEN25_ADDED_TOKENS)
     core = Tokenizer(models.BPE())
+    core.normalizer = normalizers.NFC()
     core.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(WORLD_SPLIT_PATTERN), behavior="isolated"),
+            pre_tokenizers.Split(Regex(QWEN25_SPLIT_PATTERN), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
