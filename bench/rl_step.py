@@ -304,7 +304,8 @@ def report(ours: dict, theirs: dict, settings: dict, args: argparse.Namespace) -
         f"GRPO, token-mean, clip 0.2, kl 0, AdamW lr {settings['lr']}, grad clip 1.0; one update per step"
     )
     print(
-        f"XLA pinned to 1 CPU device on both sides ({XLA_FLAGS}); each side in its own process; "
+        f"XLA pinned to 1 CPU device on both sides ({XLA_FLAGS}); each side in its own process "
+        f"({'tunix' if args.tunix_first else 'acecoder_jax'} first); "
         f"medians of {settings['steps']} steps after {settings['warmup']} warm-up step(s)"
     )
     print(
@@ -358,6 +359,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-6)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--tunix-first", action="store_true", help="run the tunix side first (load drift)")
     parser.add_argument("--side", choices=("ours",), help=argparse.SUPPRESS)  # internal: run one side
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -370,12 +372,13 @@ def main() -> None:
         work = Path(tmp)
         settings = write_inputs(work, args)
         # -m from the repo root: bench/ must not lead sys.path (bench/executor.py would shadow `executor`)
-        ours = run_side(
-            [sys.executable, "-m", "bench.rl_step", "--side", "ours", "--work", str(work)], work, "ours"
-        )
-        theirs = run_side(
-            [str(tunix_python), str(ROOT / "bench" / "rl_step_tunix.py"), str(work)], work, "tunix"
-        )
+        sides = {
+            "ours": [sys.executable, "-m", "bench.rl_step", "--side", "ours", "--work", str(work)],
+            "tunix": [str(tunix_python), str(ROOT / "bench" / "rl_step_tunix.py"), str(work)],
+        }
+        order = ("tunix", "ours") if args.tunix_first else ("ours", "tunix")
+        results = {name: run_side(sides[name], work, name) for name in order}
+        ours, theirs = results["ours"], results["tunix"]
         report(ours, theirs, settings, args)
 
 
