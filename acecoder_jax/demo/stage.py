@@ -28,6 +28,8 @@ def demo_env(devices: int = 1) -> dict[str, str]:
     env.setdefault("JAX_PLATFORMS", "cpu")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_OFFLINE", "1")
+    # Tiny models are overhead-bound: one torch thread each (2 threads on a busy 2-core machine: 9x slower).
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
