@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first: pinned so pip takes the CPU wheel on disk instead of downloading a CUDA build
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,gen]"
+	$(PY) -m pip install --quiet -e ".[dev,gen,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

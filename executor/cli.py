@@ -12,11 +12,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from executor.job import Job
 from executor.jsonl import JsonlError, ResumableJsonlWriter, iter_jsonl
 from executor.pool import Executor, positive_seconds
 from executor.progress import Progress
+
+if TYPE_CHECKING:
+    from executor.ray_pool import RayExecutor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=_timeout, default=5.0, help="seconds per test (default 5)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per program (MiB)")
     parser.add_argument("--check-sandbox", action="store_true", help="report which protections are active")
+    parser.add_argument(
+        "--ray", metavar="ADDRESS", help="run on a Ray cluster (as ray.init takes it: auto, HOST:PORT, local)"
+    )
     return parser
 
 
@@ -65,13 +72,30 @@ def main(argv: list[str] | None = None) -> int:
             )
         progress = Progress(remaining, desc="exec")
         passed = 0.0
-        with Executor(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor:
+        with _executor(args) as executor:
             for result in executor.map(_pending_jobs(args.input, writer)):
                 writer.write(result.to_dict())
                 passed += result.pass_rate
                 progress.update(1, f"mean pass rate {passed / max(progress.count + 1, 1):.3f}")
         progress.close()
     return 0
+
+
+def _executor(args: argparse.Namespace) -> Executor | RayExecutor:
+    """The local pool, or with --ray one pool per cluster node (each node's sandbox printed at start)."""
+    if args.ray is None:
+        return Executor(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb)
+    from executor.ray_pool import RayExecutor
+
+    executor = RayExecutor(args.ray, timeout_s=args.timeout, memory_mb=args.memory_mb)
+    executor.start()
+    for node, features in executor.node_features.items():
+        off = sorted(name for name, active in features.items() if not active)
+        print(
+            f"acecoder exec: node {node}: sandbox {'complete' if not off else 'MISSING ' + ', '.join(off)}",
+            file=sys.stderr,
+        )
+    return executor
 
 
 def validate(path: Path) -> int:
