@@ -1,0 +1,92 @@
+"""Run inside a network namespace by tests/test_executor_ray.py: a two-node Ray cluster on that namespace's
+loopback; `acecoder exec --ray` on HumanEval + hostile programs; then a run whose second node is killed.
+
+Prints one JSON object: what the test asserts on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ray.cluster_utils import Cluster
+
+from executor import Executor, Job
+from executor.cli import main as exec_main
+from executor.humaneval_demo import BROKEN_BODIES, broken_job, canonical_job, load_problems
+from executor.ray_pool import RayExecutor
+
+
+def workload(problems: int) -> list[Job]:
+    """Canonical HumanEval solutions and every broken/hostile body of each."""
+    jobs = []
+    for problem in load_problems()[:problems]:
+        jobs.append(canonical_job(problem))
+        jobs.extend(broken_job(problem, variant) for variant in BROKEN_BODIES)
+    return jobs
+
+
+def verdicts(rows: list[dict]) -> list[tuple]:
+    """What must match between two runs: id, status, pass rate, each test's outcome."""
+    return [(r["id"], r["status"], r["pass_rate"], [t["outcome"] for t in r["tests"]]) for r in rows]
+
+
+def main(scratch: str) -> None:
+    """Both checks; see the module docstring."""
+    jobs = workload(8)
+    folder = Path(scratch)
+    source = folder / "jobs.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": j.id, "program": j.program, "tests": j.tests}) + "\n" for j in jobs)
+    )
+    with Executor(workers=2, timeout_s=2.0) as local:
+        expected = verdicts([r.to_dict() for r in local.run(jobs)])
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    second = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    output = folder / "results.jsonl"
+    code = exec_main(
+        ["--ray", cluster.address, "--input", str(source), "--output", str(output), "--timeout", "2"]
+    )
+    via_cli = verdicts([json.loads(line) for line in output.read_text().splitlines()])
+
+    slow = [
+        Job(i, "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n", ["assert f(1) == 1"])
+        for i in range(400)
+    ]
+    seen: list = []
+    with RayExecutor(cluster.address, timeout_s=2.0, batch=8) as executor:
+        nodes = len(executor.node_features)
+        killer = threading.Timer(3.0, lambda: cluster.remove_node(second, allow_graceful=False))
+        killer.start()
+        started = time.monotonic()
+        for result in executor.map(slow):
+            seen.append((result.id, result.pass_rate))
+        killer.join()
+        reruns = executor.rerun_batches
+    cluster.shutdown()
+    print(
+        json.dumps(
+            {
+                "exit_code": code,
+                "nodes": nodes,
+                "matches_local": via_cli == expected,
+                "jobs": len(jobs),
+                "mismatches": [pair for pair in zip(via_cli, expected, strict=False) if pair[0] != pair[1]][
+                    :3
+                ],
+                "kill_ids": [job_id for job_id, _ in seen],
+                "kill_pass_rates": sorted({rate for _, rate in seen}),
+                "kill_seconds": time.monotonic() - started,
+                "rerun_batches": reruns,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
