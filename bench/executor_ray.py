@@ -99,8 +99,7 @@ def bench_http(jobs: list[Job], clients: int) -> float:
         try:
             return timed(run, jobs)
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
 
 def inside(args: argparse.Namespace) -> None:

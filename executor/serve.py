@@ -103,6 +103,11 @@ class ExecHandler(BaseHTTPRequestHandler):
     server: ExecServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        """Idle keep-alive connections time out, so that shutdown (which joins every handler) is bounded."""
+        self.timeout = self.server.idle_timeout_s
+        super().setup()
+
     def do_GET(self) -> None:
         """GET /health: no auth, so that load balancers can probe it; reveals only load."""
         if self.path != "/health":
@@ -178,6 +183,8 @@ class ExecHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
+        if self.server.stopping.is_set():
+            self.close_connection = True  # shutting down: no further request on this connection
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -218,10 +225,24 @@ class ExecServer(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, address: tuple[str, int], service: ExecService, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: ExecService,
+        verbose: bool = False,
+        idle_timeout_s: float = 30.0,
+    ) -> None:
         self.service = service
         self.verbose = verbose
+        self.idle_timeout_s = idle_timeout_s
+        self.stopping = threading.Event()
         super().__init__(address, ExecHandler)
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (idle connections close within idle_timeout_s)."""
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
 
     @property
     def url(self) -> str:

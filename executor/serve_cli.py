@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-jobs", type=int, default=defaults.max_jobs, help="jobs per request")
     parser.add_argument("--max-body-mb", type=int, default=defaults.max_body_bytes >> 20, help="body size")
     parser.add_argument("--deadline", type=_timeout, default=defaults.deadline_s, help="seconds per request")
+    parser.add_argument("--idle-timeout", type=_timeout, default=30.0, help="idle keep-alive seconds")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -78,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         deadline_s=args.deadline,
     )
     with Executor(workers=args.workers, timeout_s=args.timeout, memory_mb=args.memory_mb) as executor:
-        server = ExecServer((args.host, args.port), ExecService(executor, limits, token), args.verbose)
+        from acecoder_jax.rl.answer import answer_program  # noqa: F401  (imported now, not on the first reward)
+
+        service = ExecService(executor, limits, token)
+        server = ExecServer((args.host, args.port), service, args.verbose, args.idle_timeout)
         stop = threading.Event()
 
         def _stop(signum: int, frame: object) -> None:
@@ -90,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         serving.start()
         print(f"acecoder serve-exec: listening on {server.url} ({executor.workers} workers)", flush=True)
         stop.wait()
-        server.shutdown()  # no new connections; server_close joins the in-flight handler threads
-        server.server_close()
+        server.stop()  # no new connections; in-flight requests finish, their handler threads are joined
         serving.join()
     print("acecoder serve-exec: stopped", flush=True)
     return 0

@@ -3,6 +3,7 @@ finishes an in-flight request on SIGTERM and leaves no process behind."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -45,7 +46,20 @@ def test_refuses_to_start_without_a_token(args, message):
 def test_serves_then_stops_cleanly_leaving_no_processes(tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("file-token\n")
-    process, url = start(["--port", "0", "--workers", "1", "--timeout", "1", "--token-file", str(token_file)])
+    process, url = start(
+        [
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            "--timeout",
+            "1",
+            "--idle-timeout",
+            "1",
+            "--token-file",
+            str(token_file),
+        ]
+    )
     try:
         workers = psutil.Process(process.pid).children(recursive=True)
         assert workers, "the warm executor's workers are children of the service"
@@ -53,6 +67,9 @@ def test_serves_then_stops_cleanly_leaving_no_processes(tmp_path):
         with pytest.raises(ExecServiceError) as err:
             ExecClient(url, "env-token", retries=0).exec([])
         assert err.value.status == 401
+        idle = http.client.HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30)
+        idle.request("GET", "/health")
+        assert idle.getresponse().read()  # kept alive and left idle: shutdown must not wait on it forever
         results: list = []
         slow = Job("slow", "def spin():\n    while True:\n        pass\n", ["spin()"])
         inflight = threading.Thread(target=lambda: results.extend(client.exec([slow])))
