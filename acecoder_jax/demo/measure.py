@@ -37,9 +37,10 @@ def executor_numbers(summary: Path) -> dict[str, Any]:
 def sft_numbers(run_dir: Path) -> dict[str, Any]:
     """The SFT policy's steps, final loss and pass rates on the train and held-out splits (summary.json)."""
     summary = read_json(run_dir / "summary.json")
+    losses = [r["loss"] for r in rows(run_dir / "metrics.jsonl") if r.get("split") != "eval" and "loss" in r]
     return {
-        "steps": summary.get("step"),
-        "final_loss": summary.get("final_metrics", {}).get("loss", summary.get("loss")),
+        "steps": summary.get("steps"),
+        "final_loss": losses[-1] if losses else None,
         "pass_rates": summary.get("pass_rates", {}),
     }
 
@@ -116,7 +117,7 @@ def rm_numbers(run_dir: Path, rm_data: Path) -> dict[str, Any]:
         "train_pairs": summary.get("train_pairs"),
         "heldout_pairs": summary.get("eval_pairs"),
         "heldout_questions": len({r["question_id"] for r in rows(rm_data / "heldout.jsonl")}),
-        "steps": summary.get("step"),
+        "steps": summary.get("steps"),
         "heldout_accuracy": final_eval.get("accuracy"),
         "heldout_loss": final_eval.get("loss"),
         "train_accuracy_first": train_acc[0] if train_acc else None,
@@ -153,7 +154,7 @@ def rl_numbers(run_dir: Path) -> dict[str, Any]:
     after = summary.get("eval") or {}
     return {
         "rollouts": summary.get("rollouts"),
-        "updates": summary.get("step"),
+        "updates": summary.get("steps"),
         "heldout_pass_at_1_before": before.get("pass_at_1"),
         "heldout_pass_at_1_after": after.get("pass_at_1"),
         "heldout_pass_rate_before": before.get("pass_rate"),

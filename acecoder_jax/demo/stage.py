@@ -77,7 +77,8 @@ def run_stage(stage: Stage, out: Path) -> dict[str, Any]:
     printable = [c[1:] for c in commands]
     if recorded is not None and recorded.get("commands") == printable:
         print(f"(finished in an earlier run, {recorded['seconds']:.1f} s: {marker})", flush=True)
-        return recorded | {"resumed": True}
+        # The numbers are read again from the stage's files: they are what the summary must show.
+        return recorded | {"numbers": stage.measure(), "resumed": True}
     start = time.perf_counter()
     if stage.before is not None:
         stage.before()
