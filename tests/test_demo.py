@@ -4,6 +4,7 @@ and (slow) a reduced demo end to end with its learning signals."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,18 @@ def test_reduced_demo_shows_a_learning_signal_at_every_stage(tmp_path: Path):
     assert main([*args, "--rl-rollouts", "3", "--rl-prompts", "8"]) == 0
     again = json.loads((out / "summary.json").read_text())
     assert again["pairs"] == summary["pairs"] and again["best_of_n"] == summary["best_of_n"]
+
+
+def test_stage_resumes_when_unchanged_and_rebuilds_when_its_inputs_change(tmp_path: Path):
+    from acecoder_jax.demo.stage import Stage, run_stage
+
+    world, built = tmp_path / "world.json", tmp_path / "sft"
+    world.write_text("v1")
+    built.mkdir()
+    stage = Stage("x", "x", lambda: [[sys.executable, "-c", "pass"]], lambda: {"ok": True}, inputs=(world,),
+                  stale=(built,))  # fmt: skip
+    assert run_stage(stage, tmp_path)["resumed"] is False
+    assert run_stage(stage, tmp_path)["resumed"] is True
+    assert run_stage(stage, tmp_path, force=True)["resumed"] is False  # an earlier stage ran again
+    world.write_text("v2")  # the world was rebuilt: the policy trained on v1 is stale (it wrote garbage)
+    assert run_stage(stage, tmp_path)["resumed"] is False and not built.exists()

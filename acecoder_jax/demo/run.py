@@ -117,6 +117,9 @@ def stages(options: DemoOptions) -> list[Stage]:
                 acecoder("train-sft", "--config", "configs/sft/world_cpu.yaml", f"run_dir={sft}", *sft_extra)
             ],
             lambda: measure.sft_numbers(sft),
+            # A rebuilt world (new tokenizer or tasks) makes the trained policy stale: train again.
+            inputs=(WORLD / "world.json", WORLD / "tokenizer" / "tokenizer.json"),
+            stale=(sft,),
         ),
         Stage(
             "data",
@@ -231,12 +234,17 @@ def main(argv: list[str] | None = None) -> int:
         rl_rollouts=args.rl_rollouts,
         rl_prompts=args.rl_prompts,
     )
+    from acecoder_jax.world import ensure_world
+
+    ensure_world(WORLD, WORLD_SEED)
     results: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     plan = stages(options)
     for index, stage in enumerate(plan, start=1):
         print(f"\n=== [{index}/{len(plan)}] {stage.title}", flush=True)
-        results[stage.key] = run_stage(stage, out)
+        # Once a stage runs again, every later stage consumes new outputs and runs again too.
+        force = any(not r["resumed"] for k, r in results.items() if k != "executor")
+        results[stage.key] = run_stage(stage, out, force=force)
         print(f"=== {stage.title}: {results[stage.key]['seconds']:.1f} s", flush=True)
     total = sum(r["seconds"] for r in results.values())
     summary = write_summary(out, results, total)

@@ -7,8 +7,10 @@ are the same skips the stage and reports what was recorded, so an interrupted de
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -66,16 +68,27 @@ class Stage:
     commands: Callable[[], list[Command]]
     measure: Callable[[], dict[str, Any]]
     before: Callable[[], None] | None = None  # work a stage needs that no command does (inputs, a server)
+    inputs: tuple[Path, ...] = ()  # files outside the demo's run dir whose content the stage depends on
+    stale: tuple[Path, ...] = ()  # outputs removed when `inputs` changed since the recorded run
     around: Callable[[Callable[[], None]], None] | None = None  # wraps the commands (e.g. a running server)
 
 
-def run_stage(stage: Stage, out: Path) -> dict[str, Any]:
-    """Run (or resume) one stage; returns {title, seconds, resumed, commands, numbers}."""
+def run_stage(stage: Stage, out: Path, *, force: bool = False) -> dict[str, Any]:
+    """Run (or resume) one stage; returns {title, seconds, resumed, commands, numbers}.
+
+    `force`: an earlier stage ran again, so this one's inputs changed and it runs too."""
     marker = out / "stages" / f"{stage.key}.json"
     commands = stage.commands()
     recorded = _read(marker)
     printable = [c[1:] for c in commands]
-    if recorded is not None and recorded.get("commands") == printable:
+    fingerprint = _fingerprint(stage.inputs)
+    same = recorded is not None and recorded.get("commands") == printable
+    if recorded is not None and recorded.get("inputs", fingerprint) != fingerprint:
+        for path in stage.stale:
+            if path.exists():
+                print(f"({path}: its inputs changed since it was built; removed)", flush=True)
+                shutil.rmtree(path)
+    elif not force and same:
         print(f"(finished in an earlier run, {recorded['seconds']:.1f} s: {marker})", flush=True)
         # The numbers are read again from the stage's files: they are what the summary must show.
         return recorded | {"numbers": stage.measure(), "resumed": True}
@@ -98,11 +111,16 @@ def run_stage(stage: Stage, out: Path) -> dict[str, Any]:
         "title": stage.title,
         "seconds": time.perf_counter() - start,
         "commands": printable,
+        "inputs": _fingerprint(stage.inputs),
         "numbers": numbers,
     }
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result | {"resumed": False}
+
+
+def _fingerprint(paths: tuple[Path, ...]) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
 
 
 def _read(path: Path) -> dict[str, Any] | None:
