@@ -105,10 +105,13 @@ def _executor_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--workers", type=int, default=defaults.workers, help="0 = one per CPU core")
     group.add_argument("--timeout-s", type=float, default=defaults.timeout_s, help="per test")
     group.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="per program")
+    group.add_argument("--ray", metavar="ADDRESS", default=defaults.ray, help="judge on a Ray cluster")
 
 
 def _executor(args: argparse.Namespace) -> ExecutorConfig:
-    return ExecutorConfig(workers=args.workers, timeout_s=args.timeout_s, memory_mb=args.memory_mb)
+    return ExecutorConfig(
+        workers=args.workers, timeout_s=args.timeout_s, memory_mb=args.memory_mb, ray=args.ray
+    )
 
 
 def _run(

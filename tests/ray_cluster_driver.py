@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ray.cluster_utils import Cluster
 
+from data_gen.execution import ExecutorConfig
+from data_gen.stages.score import run_score
 from executor import Executor, Job
 from executor.cli import main as exec_main
 from executor.humaneval_demo import BROKEN_BODIES, broken_job, canonical_job, load_problems
@@ -32,6 +34,30 @@ def workload(problems: int) -> list[Job]:
 def verdicts(rows: list[dict]) -> list[tuple]:
     """What must match between two runs: id, status, pass rate, each test's outcome."""
     return [(r["id"], r["status"], r["pass_rate"], [t["outcome"] for t in r["tests"]]) for r in rows]
+
+
+def score_matches_local(folder: Path, address: str) -> bool:
+    """`score --ray` writes the same rows as the local `score`."""
+    rows = []
+    for q in range(6):
+        tests = [f"assert inc({i}) == {i + q}" for i in range(4)]
+        bodies = ["return x + 1", f"return x + {q}", "while True: pass", "import os; os._exit(0)"]
+        samples = [{"completion_id": k, "completion": f"def inc(x):\n    {b}"} for k, b in enumerate(bodies)]
+        rows.append(
+            {
+                "id": f"q{q}",
+                "source": "oss",
+                "question": "Inc.",
+                "tests": tests,
+                "model_name": "m",
+                "samples": samples,
+            }
+        )
+    source = folder / "samples.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_score(source, folder / "local.jsonl", ExecutorConfig(workers=2, timeout_s=1.0), progress=False)
+    run_score(source, folder / "ray.jsonl", ExecutorConfig(timeout_s=1.0, ray=address), progress=False)
+    return (folder / "local.jsonl").read_text() == (folder / "ray.jsonl").read_text()
 
 
 def main(scratch: str) -> None:
@@ -53,6 +79,7 @@ def main(scratch: str) -> None:
         ["--ray", cluster.address, "--input", str(source), "--output", str(output), "--timeout", "2"]
     )
     via_cli = verdicts([json.loads(line) for line in output.read_text().splitlines()])
+    score_equal = score_matches_local(folder, cluster.address)
 
     slow = [
         Job(i, "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n", ["assert f(1) == 1"])
@@ -73,6 +100,7 @@ def main(scratch: str) -> None:
         json.dumps(
             {
                 "exit_code": code,
+                "score_matches_local": score_equal,
                 "nodes": nodes,
                 "matches_local": via_cli == expected,
                 "jobs": len(jobs),

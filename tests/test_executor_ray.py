@@ -59,6 +59,7 @@ def test_ray_cluster_matches_local_and_survives_a_dead_node(netns, tmp_path):
     assert report["exit_code"] == 0
     assert report["nodes"] == 2
     assert report["matches_local"], report["mismatches"]
+    assert report["score_matches_local"], "score --ray writes what the local score writes"
     assert "sandbox complete" in run.stderr or "sandbox MISSING" in run.stderr
     assert report["kill_ids"] == list(range(400)), "every job has exactly one result, in input order"
     assert report["kill_pass_rates"] == [1.0]

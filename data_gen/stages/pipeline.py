@@ -84,9 +84,9 @@ def _stage_settings(config: PipelineConfig, stage: str) -> dict[str, Any]:
     }[stage]
     settings = dataclasses.asdict(section)
     if stage in ("filter_tests", "score", "test_strength"):
-        # Worker count and limits change how fast, not what: timeouts/memory do change outcomes, so keep them.
+        # Workers and the Ray cluster change how fast, not what; timeouts/memory do change outcomes: kept.
         settings["executor"] = {
-            k: v for k, v in dataclasses.asdict(config.executor).items() if k != "workers"
+            k: v for k, v in dataclasses.asdict(config.executor).items() if k not in ("workers", "ray")
         }
     for key in ("batch_size", "concurrency", "max_retries", "retry_base_s", "request_timeout_s"):
         for generation in ("generation", "oracle"):
