@@ -39,7 +39,7 @@ def test_a_short_run_learns_and_writes_a_policy_transformers_loads():
     assert [r["step"] for r in rows] == list(range(1, 7))
     assert abs(rows[0]["loss"] - math.log(1024)) < 0.3  # random init: about uniform over the vocabulary
     assert rows[-1]["loss"] < rows[0]["loss"] - 1.0
-    assert all(r["loss_tokens"] > 16 * 10 for r in rows)  # answers are 21-36 trained tokens
+    assert all(r["loss_tokens"] > 16 * 10 for r in rows)  # every answer has 20+ trained tokens
     assert (run_dir / "plots" / "loss.png").is_file() and (run_dir / "config.yaml").is_file()
 
     import torch
