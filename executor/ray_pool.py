@@ -15,7 +15,7 @@ from typing import Any
 from executor.job import Job, Result, TestResult
 from executor.pool import _as_job
 
-BATCH = 32  # jobs per remote call: large enough that a call's overhead is small next to its run time
+BATCH = 64  # jobs per remote call: large enough that a call's overhead is small next to its run time
 PER_NODE = 2  # batches in flight per node, so a node never idles between calls
 
 
