@@ -182,6 +182,7 @@ def stages(options: DemoOptions) -> list[Stage]:
                     f"rollout.chunk_prompts={options.rl_prompts // 2}",
                     f"train.batch_size={options.rl_prompts * 2}",
                     "eval.every=0",
+                    "log.every=1",
                     "checkpoint.every=1000",
                 )
             ],
