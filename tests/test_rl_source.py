@@ -92,7 +92,7 @@ def test_updates_have_one_shape_and_cover_the_rollout_batch(policy, tmp_path):
     assert {"reward_mean", "pass_rate", "all_pass_frac", "time_generate", "rollout_tokens_per_s"} <= set(
         metrics
     )
-    assert more == {}
+    assert more == metrics  # every update of a rollout batch carries its metrics (any may be the logged one)
     for rows in (first, second):
         assert rows["input_ids"].shape == (4, 16 + 5)
         assert set(rows) >= {
@@ -113,14 +113,15 @@ def test_updates_have_one_shape_and_cover_the_rollout_batch(policy, tmp_path):
 def test_resume_between_updates_serves_the_same_rows(policy, tmp_path):
     state = {"params": policy[1]}
     source = _source(policy, tmp_path)
-    source.next_batch(state)
+    _, saved_metrics = source.next_batch(state)
     saved = source.get_state()
     expected, _ = source.next_batch(state)
     after, _ = source.next_batch(state)
     resumed = _source(policy, tmp_path)
     resumed.set_state(saved)
     got, metrics = resumed.next_batch(state)
-    assert metrics == {}  # no new rollout: the saved rows are served
+    assert resumed.rollout_index == 1 and metrics["rollout"] == 1.0  # no new rollout: the saved rows
+    assert metrics == saved_metrics
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key])
     next_rollout, _ = resumed.next_batch(state)

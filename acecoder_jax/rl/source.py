@@ -97,17 +97,19 @@ class RolloutSource:
         self.passed: dict[str, list[bool]] = {}  # question id -> per test: did any rollout pass it
         self.sampled: dict[str, int] = {}  # question id -> rollouts judged
         self._buffer: dict[str, np.ndarray] | None = None
+        self._metrics: dict[str, float] = {}  # of the rollout batch being served
 
     # ---- BatchSource ----
 
     def next_batch(self, state: Any) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        metrics: dict[str, float] = {}
+        """The next update's rows, with the metrics of the rollout batch they come from (on every update of
+        it, so whichever update the loop logs carries them)."""
         if self._buffer is None or self.update >= self.settings.updates_per_rollout:
-            metrics = self._new_rollout_batch(state["params"])
+            self._metrics = self._new_rollout_batch(state["params"])
         size = self.settings.train_batch
         rows = {k: v[self.update * size : (self.update + 1) * size] for k, v in self._buffer.items()}
         self.update += 1
-        return rows, metrics
+        return rows, {**self._metrics, "rollout": float(self.rollout_index)}
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,7 @@ class RolloutSource:
             "update": self.update,
             "passed": self.passed,
             "sampled": self.sampled,
+            "metrics": self._metrics,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -124,6 +127,7 @@ class RolloutSource:
         self.rollout_index, self.update = int(state["rollout"]), int(state["update"])
         self.passed = {k: list(v) for k, v in state["passed"].items()}
         self.sampled = {k: int(v) for k, v in state["sampled"].items()}
+        self._metrics = {k: float(v) for k, v in state.get("metrics", {}).items()}
         self._buffer = None
         if self.rollout_index and self.update < self.settings.updates_per_rollout:
             with np.load(self._buffer_path(self.rollout_index)) as saved:
