@@ -127,4 +127,5 @@ def test_a_qwen2_model_directory_loads_it_with_the_same_encodings(tokenizer, wor
         messages = sft_messages(problem)
         assert loaded.apply_chat_template(messages) == tokenizer.apply_chat_template(messages)
         text = problem.question + "\n" + "\n".join(problem.tests)
-        assert loaded.encode(text, add_special_tokens=False) == tokenizer.encode(text, add_special_tokens=False)
+        expected = tokenizer.encode(text, add_special_tokens=False)
+        assert loaded.encode(text, add_special_tokens=False) == expected
