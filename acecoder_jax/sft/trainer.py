@@ -29,7 +29,7 @@ from acecoder_jax.train.batch_source import GrainSource, HostBatch
 from acecoder_jax.train.checkpoint import check_latest_compatible
 from acecoder_jax.train.evaluate import eval_means, eval_sums
 from acecoder_jax.train.loop import LoopSettings, train_loop
-from acecoder_jax.train.optimizer import adamw, warmup_cosine
+from acecoder_jax.train.optimizer import adamw_for, warmup_cosine
 from acecoder_jax.train.progress import ProgressLine
 from acecoder_jax.train.state import init_train_state, param_signature, shardings_of, split_model
 from acecoder_jax.train.step import make_eval_step, make_train_step
@@ -84,14 +84,7 @@ def train(cfg: SFTConfig) -> dict[str, Any]:
     graphdef, params, rest = split_model(model)
     del model
     schedule = warmup_cosine(cfg.train.lr, total_steps, cfg.train.warmup_ratio)
-    tx = adamw(
-        schedule,
-        weight_decay=cfg.train.weight_decay,
-        b1=cfg.train.adam_b1,
-        b2=cfg.train.adam_b2,
-        eps=cfg.train.adam_eps,
-        grad_clip=cfg.train.grad_clip,
-    )
+    tx = adamw_for(cfg.train, schedule)
     state = init_train_state(params, tx, cfg.seed)
     del params
     meta = {

@@ -4,6 +4,7 @@ recipe)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import optax
@@ -42,3 +43,15 @@ def adamw(
         parts.append(optax.clip_by_global_norm(grad_clip))
     parts.append(optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, mask=decay_mask))
     return optax.chain(*parts)
+
+
+def adamw_for(train: Any, schedule: optax.Schedule) -> optax.GradientTransformation:
+    """`adamw` from a trainer config's train section (weight_decay, adam_b1/b2/eps, grad_clip)."""
+    return adamw(
+        schedule,
+        weight_decay=train.weight_decay,
+        b1=train.adam_b1,
+        b2=train.adam_b2,
+        eps=train.adam_eps,
+        grad_clip=train.grad_clip,
+    )
