@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from data_gen.backends.base import GenerationConfig, GenerationError
-from data_gen.execution import ExecutorConfig
-from data_gen.sharding import parse_shard
+from data_gen.row_shards import parse_shard
+from executor.config import ExecutorConfig
 
 
 def _io_args(parser: argparse.ArgumentParser, *, output_help: str = "output JSONL") -> None:
@@ -345,7 +345,7 @@ def pipeline(argv: list[str]) -> int:
     def body(args: argparse.Namespace) -> None:
         from acecoder_jax.common.config import load_config
         from data_gen.config import PipelineConfig
-        from data_gen.stages.pipeline import resolve_path, run_pipeline
+        from data_gen.stages.runner import resolve_path, run_pipeline
 
         config = load_config(PipelineConfig, resolve_path(args.config), args.overrides)
         run_pipeline(config)

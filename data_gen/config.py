@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 
 from data_gen.backends.base import GenerationConfig
-from data_gen.execution import ExecutorConfig
 from data_gen.stages.contamination_check import ContaminationOptions
 from data_gen.stages.filter_tests import FilterOptions
 from data_gen.stages.hard_subset import HardOptions
@@ -17,6 +16,7 @@ from data_gen.stages.sample import SampleOptions
 from data_gen.stages.score import ScoreOptions
 from data_gen.stages.synth_tests import SynthOptions
 from data_gen.stages.test_strength import StrengthOptions
+from executor.config import ExecutorConfig
 
 # Stage name -> output file name inside output_dir, in pipeline order.
 STAGE_OUTPUTS: dict[str, str] = {

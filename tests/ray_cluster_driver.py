@@ -14,10 +14,10 @@ from pathlib import Path
 
 from ray.cluster_utils import Cluster
 
-from data_gen.execution import ExecutorConfig
 from data_gen.stages.score import run_score
 from executor import Executor, Job
 from executor.cli import main as exec_main
+from executor.config import ExecutorConfig
 from executor.humaneval_demo import BROKEN_BODIES, broken_job, canonical_job, load_problems
 from executor.ray_pool import RayExecutor
 

@@ -8,7 +8,7 @@ import pytest
 
 from acecoder_jax.common.schemas import iter_acecode, iter_acecode_pairs, iter_seeds
 from data_gen.json_repair import parse_incomplete_json, parse_synthesis_reply
-from data_gen.sharding import parse_shard, shard_of
+from data_gen.row_shards import parse_shard, shard_of
 from executor.jsonl import JsonlError
 
 REPLY = {"question": "Return the sum.", "tests": ["assert add(1, 2) == 3", "assert add(0, 0) == 0"]}

@@ -10,7 +10,7 @@ from fixtures.data_gen.support import REPO, read_rows
 from acecoder_jax.common.config import load_config
 from data_gen import cli
 from data_gen.config import PipelineConfig
-from data_gen.stages.pipeline import PipelineError, run_pipeline
+from data_gen.stages.runner import PipelineError, run_pipeline
 
 TINY = REPO / "configs" / "data" / "tiny_cpu.yaml"
 

@@ -5,12 +5,12 @@ import json
 import pytest
 from fixtures.data_gen.support import read_rows
 
-from data_gen.execution import ExecutorConfig
-from data_gen.sharding import parse_shard
+from data_gen.row_shards import parse_shard
 from data_gen.stages.filter_tests import FilterOptions, run_filter_tests
 from data_gen.stages.hard_subset import run_hard_subset
 from data_gen.stages.pairs import PairOptions, question_pairs, run_pairs
 from data_gen.stages.score import ScoreOptions, run_score
+from executor.config import ExecutorConfig
 
 EXECUTOR = ExecutorConfig(workers=2, timeout_s=10.0, memory_mb=512)  # generous: the CI box may be loaded
 

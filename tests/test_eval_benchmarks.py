@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from acecoder_jax.eval.benchmarks import load_benchmark
-from acecoder_jax.eval.config import ExecutorConfig
 from acecoder_jax.eval.execution import programs_for, run_programs
+from executor.config import ExecutorConfig
 from executor.jsonl import JsonlError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

@@ -14,8 +14,8 @@ from transformers import AutoTokenizer, Qwen2Model
 
 from acecoder_jax.cli import main as acecoder
 from acecoder_jax.common.config import load_config
+from acecoder_jax.data.pair_batches import collate
 from acecoder_jax.data.pairs import load_pairs
-from acecoder_jax.data.pipeline import collate
 
 
 def _trained_scores(run_dir, step, ids, mask):

@@ -15,8 +15,8 @@ def main(argv: list[str]) -> int:
 
     from acecoder_jax.common.config import ConfigError, load_config
 
+    from .best_of_n_run import run
     from .config import BestOfNConfig
-    from .pipeline import run
 
     try:
         config = load_config(BestOfNConfig, args.config, args.overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from acecoder_jax.sharding import MeshConfig
+from executor.config import ExecutorConfig
 
 
 @dataclass
@@ -53,14 +54,6 @@ class RewardConfig:
 
 
 @dataclass
-class ExecutorConfig:
-    """Sandboxed execution of candidate programs."""
-
-    workers: int = 0  # 0: one per CPU core
-    timeout_s: float = 10.0
-
-
-@dataclass
 class BestOfNConfig:
     """A best-of-N evaluation run."""
 
@@ -69,7 +62,7 @@ class BestOfNConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    executor: ExecutorConfig = field(default_factory=lambda: ExecutorConfig(timeout_s=10.0))
     ns: list[int] | None = None  # default: 1, 2, 4, ... up to the pool size
     tokenizer: str | None = None  # Hugging Face tokenizer directory; default: the offline Qwen2.5 tokenizer
     mesh: MeshConfig = field(default_factory=MeshConfig)

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from executor.config import ExecutorConfig, open_executor
+
 from .benchmarks import Problem
-from .config import ExecutorConfig
 from .prompts import PromptStyle, candidate_code
 from .run_rows import pending_problems, problem_key
 
@@ -23,12 +24,9 @@ def programs_for(problem: Problem, style: PromptStyle, completions: Sequence[str
 
 def run_programs(jobs: Sequence[tuple[str, str, Sequence[Any]]], config: ExecutorConfig) -> dict[str, float]:
     """Pass rate per job id for (id, program, tests) triples, through the sandboxed executor."""
-    import os
+    from executor import Job
 
-    from executor import Executor, Job
-
-    workers = config.workers or os.cpu_count() or 1
-    with Executor(workers=workers, timeout_s=config.timeout_s) as executor:
+    with open_executor(config) as executor:
         results = executor.run([Job(job_id, program, list(tests)) for job_id, program, tests in jobs])
     return {job[0]: float(result.pass_rate) for job, result in zip(jobs, results)}
 

@@ -5,7 +5,13 @@ Public interface (other packages import only these names):
     Cache, init_cache, count_params, flops_per_token, param_logical_axes, param_shardings.
 """
 
-from acecoder_jax.models.config import PRESETS, ModelConfig, UnsupportedArchitectureError, load_model_config
+from acecoder_jax.models.config import (
+    PRESETS,
+    ModelConfig,
+    UnsupportedArchitectureError,
+    load_model_config,
+    training_model_config,
+)
 from acecoder_jax.models.hf_checkpoint import checkpoint_kind, detect_layout, from_pretrained, save_pretrained
 from acecoder_jax.models.init import abstract_model, init_model
 from acecoder_jax.models.kv_cache import Cache, init_cache
@@ -45,4 +51,5 @@ __all__ = [
     "param_partition_spec",
     "param_shardings",
     "save_pretrained",
+    "training_model_config",
 ]

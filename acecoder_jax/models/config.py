@@ -368,6 +368,11 @@ def load_model_config(spec: str | Path, overrides: Sequence[str] = ()) -> ModelC
     return config
 
 
+def training_model_config(spec: str | Path, *, dtype: str, remat: bool) -> ModelConfig:
+    """`load_model_config(spec)` with trainer numerics: float32 master weights, `dtype` compute, `remat`."""
+    return load_model_config(spec).replace(dtype=dtype, param_dtype="float32", remat=remat)
+
+
 PRESETS = {
     "tiny": ModelConfig.tiny,
     "world-tiny": ModelConfig.world_tiny,

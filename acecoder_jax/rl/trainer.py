@@ -40,7 +40,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     """Run (or resume) `cfg`; returns the summary (also in run_dir/summary.json)."""
     from transformers import AutoTokenizer
 
-    from acecoder_jax.eval.pipeline import eos_ids
+    from acecoder_jax.eval.best_of_n_run import eos_ids
     from acecoder_jax.models import save_pretrained
     from acecoder_jax.rm.model_setup import tokenizer_dir_for
     from acecoder_jax.sft.policy_model import build_policy, policy_identity

@@ -13,24 +13,10 @@ from jax.sharding import Mesh
 
 
 def model_config_for(model: str, *, dtype: str, remat: bool) -> Any:
-    """The ModelConfig of a preset name or of a checkpoint dir's config.json, with our numerics."""
-    from acecoder_jax.models import ModelConfig
+    """The ModelConfig of a preset, a model YAML or a checkpoint dir's config.json, with our numerics."""
+    from acecoder_jax.models import training_model_config
 
-    path = Path(model)
-    if (path / "config.json").is_file():
-        import json
-
-        config = ModelConfig.from_hf_config(json.loads((path / "config.json").read_text()))
-    elif path.exists():
-        raise FileNotFoundError(f"model {model!r}: a directory without config.json")
-    else:
-        try:
-            config = ModelConfig.preset(model)
-        except KeyError as err:
-            raise ValueError(
-                f"model {model!r} is neither a checkpoint directory nor a preset: {err}"
-            ) from err
-    return config.replace(dtype=dtype, param_dtype="float32", remat=remat)
+    return training_model_config(model, dtype=dtype, remat=remat)
 
 
 def build_reward_model(model: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh) -> Any:

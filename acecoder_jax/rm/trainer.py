@@ -17,8 +17,8 @@ import jax
 import numpy as np
 
 from acecoder_jax.common.config import dump_yaml
+from acecoder_jax.data.pair_batches import eval_batches, steps_per_epoch, train_batches
 from acecoder_jax.data.pairs import BadRowReport, EncodedPairs, load_pairs
-from acecoder_jax.data.pipeline import eval_batches, steps_per_epoch, train_batches
 from acecoder_jax.rm.config import RMConfig
 from acecoder_jax.rm.loss import METRIC_SUMS
 from acecoder_jax.rm.model_setup import (

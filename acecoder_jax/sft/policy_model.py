@@ -19,17 +19,16 @@ class PolicySpecError(ValueError):
 def policy_model_config(spec: str, *, dtype: str, remat: bool) -> Any:
     """The ModelConfig of a preset, a model YAML or a checkpoint dir's config.json, with our numerics."""
     from acecoder_jax.common.config import ConfigError
-    from acecoder_jax.models import load_model_config
+    from acecoder_jax.models import training_model_config
 
     if not spec:
         raise PolicySpecError(
             "model is not set: give a preset, a configs/model/*.yaml or a HF checkpoint directory"
         )
     try:
-        config = load_model_config(spec)
+        return training_model_config(spec, dtype=dtype, remat=remat)
     except ConfigError as err:
         raise PolicySpecError(str(err)) from err
-    return config.replace(dtype=dtype, param_dtype="float32", remat=remat)
 
 
 def build_policy(spec: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh) -> Any:

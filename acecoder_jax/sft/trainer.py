@@ -18,7 +18,7 @@ import jax
 from flax import nnx
 
 from acecoder_jax.common.config import dump_yaml
-from acecoder_jax.data.pipeline import steps_per_epoch
+from acecoder_jax.data.pair_batches import steps_per_epoch
 from acecoder_jax.sft.config import SFTConfig
 from acecoder_jax.sft.loss import BATCH_KEYS, METRIC_SUMS, sft_loss_sums
 from acecoder_jax.sft.policy_model import build_policy, policy_identity, policy_model_config
@@ -193,7 +193,7 @@ def _pass_rates(
     splits = {name: path for name, path in (("train", cfg.eval.train), ("heldout", cfg.eval.heldout)) if path}
     if not splits or not (cfg.eval.greedy or cfg.eval.n):
         return {}
-    from acecoder_jax.eval.pipeline import eos_ids
+    from acecoder_jax.eval.best_of_n_run import eos_ids
     from acecoder_jax.rl.rewards import RuleReward
     from acecoder_jax.sft.pass_rate import Sampling, policy_pass_rates, read_questions
     from executor import Executor

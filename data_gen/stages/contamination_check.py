@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from data_gen.contamination import NgramIndex, file_documents, humaneval_documents
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
 from executor.jsonl import iter_jsonl, require_field
 

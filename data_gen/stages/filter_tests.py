@@ -15,10 +15,11 @@ from pathlib import Path
 from acecoder_jax.common.code_extract import extract_code
 from acecoder_jax.common.prompts import SAMPLING_PREFILL, sampling_chat
 from data_gen.backends.base import GenerationConfig, make_backend
-from data_gen.execution import ExecutorConfig, make_job, open_executor, passed_flags
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.execution import make_job, passed_flags
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
 from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, note_usage, run_stage
+from executor.config import ExecutorConfig, open_executor
 from executor.jsonl import JsonlError, require_field
 
 

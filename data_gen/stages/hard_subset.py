@@ -18,7 +18,7 @@ import numpy as np
 
 from acecoder_jax.common.rows import iter_rows
 from acecoder_jax.common.schemas import parse_acecode
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from acecoder_jax.common.prompts import pair_texts
 from acecoder_jax.common.schemas import parse_acecode
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 from acecoder_jax.common.code_extract import released_post_process
 from acecoder_jax.common.prompts import SAMPLING_PREFILL, sampling_chat
 from data_gen.backends.base import GenerationConfig, make_backend
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.filter_tests import oracle_program
 from data_gen.stages.lazy import Lazy
 from data_gen.stages.streaming import OK, Item, Outcome, StageStats, note_usage, run_stage

@@ -12,10 +12,11 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-from data_gen.execution import ExecutorConfig, make_job, open_executor, passed_flags
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.execution import make_job, passed_flags
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
 from data_gen.stages.streaming import OK, Item, Outcome, StageStats, run_stage
+from executor.config import ExecutorConfig, open_executor
 from executor.jsonl import JsonlError, require_field
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from acecoder_jax.common.rows import iter_rows
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
 from executor.jsonl import JsonlError, ResumableJsonlWriter
 

@@ -15,7 +15,7 @@ from acecoder_jax.common.prompts import synthesis_chat
 from acecoder_jax.common.schemas import parse_seed
 from data_gen.backends.base import GenerationConfig, make_backend
 from data_gen.json_repair import parse_synthesis_reply
-from data_gen.sharding import WHOLE_INPUT, Shard
+from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.lazy import Lazy
 from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, note_usage, run_stage
 

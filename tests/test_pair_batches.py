@@ -14,9 +14,9 @@ from rm_pair_data import make_pairs, write_pairs
 
 from acecoder_jax.common.tokenizer import load_qwen25_tokenizer
 from acecoder_jax.data.batching import BatchPlan, padded_length, process_slice
+from acecoder_jax.data.pair_batches import eval_batches, train_batches
 from acecoder_jax.data.pair_format import chat_messages, llamafactory_lengths
 from acecoder_jax.data.pairs import PairDataError, load_pairs
-from acecoder_jax.data.pipeline import eval_batches, train_batches
 
 
 @pytest.fixture(scope="module")

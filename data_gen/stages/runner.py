@@ -18,7 +18,7 @@ from typing import Any
 
 from data_gen.backends.base import GenerationConfig
 from data_gen.config import STAGE_OUTPUTS, PipelineConfig
-from data_gen.sharding import parse_shard
+from data_gen.row_shards import parse_shard
 from data_gen.stages.streaming import StageStats, rejected_path
 from executor.jsonl import JsonlError, loads_json
 
