@@ -196,6 +196,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
         initial = heldout(state["params"])
         messages.message(f"held-out before RL: {_shown(initial)}")
     meta = {
+        "trainer": "train-rl",  # what wrote the checkpoint (train/run_kind.py: export-hf reads it)
         "kind": "causal_lm",
         "model_config": policy_identity(model_config),
         "param_signature": param_signature(state["params"]),

@@ -100,6 +100,7 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     state = init_train_state(params, tx, cfg.seed)
     del params
     meta = {
+        "trainer": "train-rm",  # what wrote the checkpoint (train/run_kind.py: export-hf reads it)
         "model_config": model_identity(model_config),
         "param_signature": param_signature(state["params"]),
         "model": cfg.model,

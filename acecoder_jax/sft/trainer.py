@@ -88,6 +88,7 @@ def train(cfg: SFTConfig) -> dict[str, Any]:
     state = init_train_state(params, tx, cfg.seed)
     del params
     meta = {
+        "trainer": "train-sft",  # what wrote the checkpoint (train/run_kind.py: export-hf reads it)
         "model_config": policy_identity(model_config),
         "param_signature": param_signature(state["params"]),
         "model": cfg.model,
