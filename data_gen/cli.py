@@ -258,6 +258,11 @@ def pairs(argv: list[str]) -> int:
         )
         parser.add_argument("--model", default=None, help="only this sampling model's programs")
         parser.add_argument("--keep-non-ascii", action="store_true", help="do not skip non-ASCII questions")
+        parser.add_argument(
+            "--rejected-may-fail-all",
+            action="store_true",
+            help="a rejected program may pass no test (release: rejected pass rate > 0)",
+        )
 
     def body(args: argparse.Namespace) -> Any:
         from data_gen.stages.pairs import PairOptions, run_pairs
@@ -270,6 +275,7 @@ def pairs(argv: list[str]) -> int:
             cross_model=args.cross_model,
             model=args.model,
             skip_non_ascii=not args.keep_non_ascii,
+            rejected_may_fail_all=args.rejected_may_fail_all,
         )
         return run_pairs(args.input, args.output, options, **_io(args))
 

@@ -1,5 +1,6 @@
 """The released rules against hand-computed expectations: oracle filter, pass rates, pairs, hard subset."""
 
+import dataclasses
 import json
 
 import pytest
@@ -162,6 +163,15 @@ def test_pairs_dedupe_on_concatenated_program_text_as_released():
     # ("ab", "c") and ("a", "bc") concatenate to the same text: the release keeps only the first.
     candidates = [("ab", 1.0, "m"), ("a", 0.9, "m"), ("c", 0.3, "m"), ("bc", 0.2, "m")]
     assert _names(question_pairs(candidates, PairOptions())) == [("ab", "bc"), ("ab", "c"), ("a", "c")]
+
+
+def test_a_rejected_program_passing_no_test_pairs_only_when_allowed():
+    candidates = [("right", 1.0, "m"), ("wrong", 0.0, "m"), ("half", 0.5, "m")]
+    assert _names(question_pairs(candidates, PairOptions())) == [("right", "half")]  # release: rejected > 0
+    allowed = PairOptions(rejected_may_fail_all=True)
+    both = [("right", "wrong"), ("right", "half")]  # the release's order: lowest rejected first
+    assert _names(question_pairs(candidates, allowed)) == both
+    assert _names(question_pairs(candidates, dataclasses.replace(allowed, strict=True))) == both
 
 
 def _acecode(qid, question, rates_by_model, tests=("assert f() == 1",)):

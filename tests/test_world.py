@@ -1,4 +1,4 @@
-"""The policy world: deterministic, split with no shared (family, params), references pass real tests."""
+"""The policy world: deterministic, three splits sharing no (family, params), references pass real tests."""
 
 from __future__ import annotations
 
@@ -34,27 +34,36 @@ def test_same_seed_same_world_other_seed_other_phrasing(world):
     assert [p.question for p in other.train] != [p.question for p in world.train]
 
 
-def test_split_shares_no_family_params_and_heldout_values_are_seen_in_train(world):
-    train = {(p.family, params_key(p)) for p in world.train}
-    heldout = {(p.family, params_key(p)) for p in world.heldout}
-    assert len(train) == len(world.train) and len(heldout) == len(world.heldout)
-    assert not train & heldout
-    for problem in world.heldout:
+def test_splits_share_no_family_params_and_unseen_values_are_seen_in_train(world):
+    keys = {
+        split: {(p.family, params_key(p)) for p in getattr(world, split)}
+        for split in ("train", "fresh", "heldout")
+    }
+    assert all(len(keys[split]) == len(getattr(world, split)) for split in keys)
+    assert not keys["train"] & keys["heldout"] and not keys["train"] & keys["fresh"]
+    assert not keys["fresh"] & keys["heldout"]
+    for problem in world.fresh + world.heldout:
         for key, value in problem.params.items():
             uses = sum(p.family == problem.family and p.params[key] == value for p in world.train)
             assert uses >= 2, (problem.id, key, value)
 
 
+def test_the_fresh_split_left_the_heldout_problems_as_they_were(world):
+    without_fresh = build_world(0, fresh_fraction=0.0)
+    assert without_fresh.fresh == [] and without_fresh.heldout == world.heldout
+    assert sorted(p.id for p in without_fresh.train) == sorted(p.id for p in world.train + world.fresh)
+
+
 def test_sizes_and_every_family_has_heldout_problems(world):
     assert len(FAMILIES) >= 12
-    assert 500 <= len(world.train) <= 3000 and len(world.heldout) >= 100
-    assert {p.family for p in world.heldout} == {f.name for f in FAMILIES}
-    ids = [p.id for p in world.train + world.heldout]
+    assert 500 <= len(world.train) <= 3000 and len(world.heldout) >= 100 and len(world.fresh) >= 150
+    assert {p.family for p in world.heldout} == {p.family for p in world.fresh} == {f.name for f in FAMILIES}
+    ids = [p.id for p in world.train + world.fresh + world.heldout]
     assert len(set(ids)) == len(ids)
 
 
 def test_every_reference_passes_all_its_tests_in_the_executor(world):
-    problems = world.train + world.heldout
+    problems = world.train + world.fresh + world.heldout
     jobs = [{"id": p.id, "program": p.reference, "tests": p.tests} for p in problems]
     with Executor(workers=2, timeout_s=5.0) as ex:
         results = ex.run(jobs)
@@ -79,19 +88,22 @@ def test_tests_reject_a_program_that_returns_one_constant(world):
 def test_files_follow_the_data_contracts(world_dir, world):
     train = list(iter_acecode(world_dir / "train.jsonl"))
     heldout = list(iter_acecode(world_dir / "heldout.jsonl"))
+    fresh = list(iter_acecode(world_dir / "fresh.jsonl"))
     assert [r.id for r in train] == [p.id for p in world.train]
+    assert [r.id for r in fresh] == [p.id for p in world.fresh]
     assert [r.id for r in heldout] == [p.id for p in world.heldout]
     row = json.loads((world_dir / "train.jsonl").read_text().splitlines()[0])
     assert list(row)[:6] == ["id", "source", "question", "test_cases", "inferences", "context_messages"]
     assert row["inferences"] == [] and row["source"] == "world"
     assert row["context_messages"] == [{"content": row["question"], "role": "user"}]
     assert row["reference"] == world.train[0].reference
-    seeds = list(iter_seeds(world_dir / "seeds.jsonl"))  # the train split only
+    seeds = list(iter_seeds(world_dir / "seeds.jsonl"))  # the fresh split: questions SFT never saw
     assert [(s.id, s.program, s.instruction) for s in seeds] == [
-        (p.id, p.reference, p.question) for p in world.train
+        (p.id, p.reference, p.question) for p in world.fresh
     ]
     manifest = json.loads((world_dir / "world.json").read_text())
-    assert (manifest["seed"], manifest["train"], manifest["heldout"]) == (0, len(train), len(heldout))
+    counts = (manifest["seed"], manifest["train"], manifest["fresh"], manifest["heldout"])
+    assert counts == (0, len(train), len(fresh), len(heldout))
 
 
 def test_sft_rows_are_the_sampling_prompt_and_the_released_answer_format(world_dir, world):
@@ -123,7 +135,15 @@ def test_cli_writes_the_world_and_is_registered(tmp_path, capsys):
     assert world_main(["--out", str(tmp_path / "w"), "--seed", "3"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["seed"] == 3 and printed["train"] > 0
-    names = ("train.jsonl", "heldout.jsonl", "seeds.jsonl", "sft.jsonl", "tokenizer", "world.json")
+    names = (
+        "train.jsonl",
+        "fresh.jsonl",
+        "heldout.jsonl",
+        "seeds.jsonl",
+        "sft.jsonl",
+        "tokenizer",
+        "world.json",
+    )
     assert all((tmp_path / "w" / name).exists() for name in names)
     assert world_main(["--out", str(tmp_path / "w"), "--seed", "4"]) == 1
     help_text = subprocess.run(

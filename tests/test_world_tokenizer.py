@@ -64,7 +64,7 @@ def test_chat_template_renders_like_qwen25(tokenizer, world):
 
 
 def test_every_question_program_and_chat_round_trips(tokenizer, world):
-    for problem in world.train + world.heldout:
+    for problem in world.train + world.fresh + world.heldout:
         texts = [problem.question, problem.reference, *problem.tests]
         texts.append(tokenizer.apply_chat_template(sft_messages(problem), tokenize=False))
         for text in texts:
@@ -75,7 +75,7 @@ def test_every_question_program_and_chat_round_trips(tokenizer, world):
 
 def test_the_sampling_prompt_is_a_prefix_of_the_trained_sequence(tokenizer, world):
     """What `acecoder sample` feeds (prompt + prefill) tokenizes as the start of the SFT sequence."""
-    problems = world.train + world.heldout
+    problems = world.train + world.fresh + world.heldout
     encoded = encode_chats(tokenizer, [sft_messages(p) for p in problems])
     for problem, (ids, _) in zip(problems, encoded):
         chat = sampling_chat_with_prefill(problem.question, problem.tests)

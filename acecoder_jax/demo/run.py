@@ -4,7 +4,7 @@
   2. sft        `acecoder train-sft --config configs/sft/world_cpu.yaml` -> the policy every later stage uses
   3. data       `acecoder pipeline --config configs/data/world_demo.yaml`: synth-tests over HTTP against a
                 local OpenAI-compatible server (replies derived from the world, some asserts wrong) ->
-                filter-tests (reference as oracle) -> sample (SFT policy, transformers, n=8, T=0.8) ->
+                filter-tests (reference as oracle) -> sample (SFT policy, transformers, n=16, T=0.8) ->
                 score -> pairs -> hard-subset -> test-strength -> contamination
   4. rm         `acecoder train-rm --config configs/rm/world_demo.yaml` from the SFT backbone on the pairs
                 (split by question), held-out pair accuracy; `acecoder export-hf` (AceCodeRM layout)
@@ -41,7 +41,9 @@ class DemoOptions:
     """Sizes of the demo; the defaults are `make demo`, the slow test shrinks them."""
 
     out: Path
-    seeds: int = 128  # world train seeds through the data stages (every k-th of the 789)
+    seeds: int | None = (
+        None  # world fresh-split seeds through the data stages (None: all 185; else every k-th)
+    )
     sft_steps: int | None = None  # None: configs/sft/world_cpu.yaml's
     heldout_problems: int | None = None  # None: every held-out world problem in best-of-N
     pool: int = 16  # best-of-N samples per problem
@@ -50,13 +52,13 @@ class DemoOptions:
 
 
 def _seed_slice(options: DemoOptions) -> None:
-    """out/seeds.jsonl: `options.seeds` of the world's train seeds, spread evenly over the families."""
+    """out/seeds.jsonl: `options.seeds` of the world's seeds (its fresh split), spread over the families."""
     from acecoder_jax.world import ensure_world
 
     ensure_world(WORLD, WORLD_SEED)
     lines = [line for line in (WORLD / "seeds.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    step = max(1, len(lines) // options.seeds)
-    chosen = lines[::step][: options.seeds]
+    wanted = options.seeds or len(lines)
+    chosen = lines[:: max(1, len(lines) // wanted)][:wanted]
     (options.out / "seeds.jsonl").write_text("\n".join(chosen) + "\n", encoding="utf-8")
 
 
@@ -65,7 +67,7 @@ def _serve_replies(run: Any) -> None:
     from acecoder_jax.demo.replies import recorded_replies
     from acecoder_jax.demo.server import RecordedReplyServer
 
-    world_rows = measure.rows(WORLD / "train.jsonl")
+    world_rows = measure.rows(WORLD / "fresh.jsonl")  # seeds.jsonl is the fresh split
     saved = {name: os.environ.get(name) for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY")}
     with RecordedReplyServer(recorded_replies(world_rows)) as server:
         print(f"(local OpenAI-compatible server at {server.base_url})", flush=True)
@@ -217,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run (or resume) every stage, print the time per stage, write the summary."""
     parser = argparse.ArgumentParser(prog="python -m acecoder_jax.demo", description=__doc__)
     parser.add_argument("--out", default="runs/demo", help="where every stage writes (relative to the repo)")
-    parser.add_argument("--seeds", type=int, default=DemoOptions.seeds, help="world seeds in the data stages")
+    parser.add_argument(
+        "--seeds", type=int, default=DemoOptions.seeds, help="world seeds in the data stages (default: all)"
+    )
     parser.add_argument("--sft-steps", type=int, default=None, help="default: configs/sft/world_cpu.yaml's")
     parser.add_argument("--heldout-problems", type=int, default=None, help="default: all held-out problems")
     parser.add_argument("--pool", type=int, default=DemoOptions.pool, help="best-of-N samples per problem")

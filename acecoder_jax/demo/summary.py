@@ -104,13 +104,13 @@ def summary_markdown(stages: dict[str, dict[str, Any]], total_seconds: float) ->
 
     lines += ["", "## Data", "", "| stage | count |", "|---|---|"]
     for label, key in (
-        ("seeds (world train split)", "seeds"),
+        ("seeds (world fresh split: problems SFT never saw)", "seeds"),
         ("synth-tests questions (via the local OpenAI-compatible server)", "synth_questions"),
         ("synthesised tests", "synth_tests"),
         ("questions kept by filter-tests (reference as oracle)", "filtered_questions"),
         ("questions dropped (< 5 tests left)", "filter_dropped_questions"),
         ("tests kept", "filtered_tests"),
-        ("sampled programs (SFT policy, n=8, T=0.8)", "samples"),
+        ("sampled programs (SFT policy, n=16, T=0.8)", "samples"),
         ("questions: every sample passes / none passes / mixed", None),
         ("pairs", "pairs"),
         ("hard subset (RL prompts)", "hard_subset"),
@@ -173,7 +173,7 @@ def plot_pass_rates(histogram: dict[str, int], path: Path) -> None:
     axes.bar(list(histogram), list(histogram.values()), color="#4878a8")
     axes.set_xlabel("pass rate of a sampled program")
     axes.set_ylabel("programs")
-    axes.set_title("SFT policy samples (n=8, T=0.8) on the synthesised tests")
+    axes.set_title("SFT policy samples (n=16, T=0.8) on the synthesised tests")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

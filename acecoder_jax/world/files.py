@@ -1,10 +1,11 @@
-"""Write the world to a directory once: train/heldout/seeds/sft JSONL, the tokenizer and a manifest.
+"""Write the world to a directory once: train/fresh/heldout/seeds/sft JSONL, the tokenizer and a manifest.
 
 `ensure_world(out, seed)` is what configs call: it builds the directory when missing (atomically, so a crash
 or a concurrent first use never leaves half a world) and reuses it when present, refusing one built from
 another seed. Layout:
-- train.jsonl, heldout.jsonl: AceCode-87K rows (`inferences: []`) + `reference`, `family`, `params`;
-- seeds.jsonl: seed rows of the train split only (pairs, the RM and RL never see a held-out problem);
+- train.jsonl, fresh.jsonl, heldout.jsonl: AceCode-87K rows (`inferences: []`) + `reference`, `family`,
+  `params` (build.py says what each split is for);
+- seeds.jsonl: seed rows of the fresh split (the data stages' input: questions the SFT policy never saw);
 - sft.jsonl: `{id, messages}` rows of the train split (sampling prompt -> reference answer);
 - tokenizer/: the world tokenizer (Hugging Face directory); world.json: seed, version, counts, token lengths.
 """
@@ -24,7 +25,7 @@ from acecoder_jax.world.rows import acecode_row, seed_row, sft_messages, sft_row
 from acecoder_jax.world.tokenizer import load_world_tokenizer, save_world_tokenizer
 from executor.jsonl import to_json_line
 
-WORLD_VERSION = 2  # bump when generation changes, so a directory from an older generator is not reused
+WORLD_VERSION = 3  # bump when generation changes, so a directory from an older generator is not reused
 MANIFEST = "world.json"
 
 
@@ -52,8 +53,9 @@ def write_world(world: World, directory: Path) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o755)  # a staging dir from mkdtemp is private; the world is an ordinary data dir
     _write_jsonl(directory / "train.jsonl", (acecode_row(p) for p in world.train))
+    _write_jsonl(directory / "fresh.jsonl", (acecode_row(p) for p in world.fresh))
     _write_jsonl(directory / "heldout.jsonl", (acecode_row(p) for p in world.heldout))
-    _write_jsonl(directory / "seeds.jsonl", (seed_row(p) for p in world.train))
+    _write_jsonl(directory / "seeds.jsonl", (seed_row(p) for p in world.fresh))
     _write_jsonl(directory / "sft.jsonl", (sft_row(p) for p in world.train))
     save_world_tokenizer((sft_messages(p) for p in world.train), directory / "tokenizer")
     manifest = {"seed": world.seed, "version": WORLD_VERSION, **world_stats(world, directory / "tokenizer")}
@@ -64,10 +66,12 @@ def write_world(world: World, directory: Path) -> dict[str, Any]:
 def world_stats(world: World, tokenizer_dir: Path) -> dict[str, Any]:
     """Problem counts per family and split, and token lengths of the SFT chats under the world tokenizer."""
     tokenizer = load_world_tokenizer(tokenizer_dir)
-    train = collections.Counter(p.family for p in world.train)
-    heldout = collections.Counter(p.family for p in world.heldout)
+    counts = {
+        split: collections.Counter(p.family for p in getattr(world, split))
+        for split in ("train", "fresh", "heldout")
+    }
     lengths: dict[str, list[int]] = {"prompt": [], "answer": [], "program": []}
-    for problem in [*world.train, *world.heldout]:
+    for problem in [*world.train, *world.fresh, *world.heldout]:
         chat = sft_messages(problem)
         prompt = tokenizer.apply_chat_template(chat[:1], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(chat, tokenize=False)
@@ -76,9 +80,8 @@ def world_stats(world: World, tokenizer_dir: Path) -> dict[str, Any]:
         lengths["answer"].append(n_full - n_prompt)
         lengths["program"].append(len(tokenizer(problem.reference, add_special_tokens=False)["input_ids"]))
     return {
-        "train": len(world.train),
-        "heldout": len(world.heldout),
-        "families": {name: {"train": train[name], "heldout": heldout[name]} for name in train},
+        **{split: len(getattr(world, split)) for split in counts},
+        "families": {name: {split: c[name] for split, c in counts.items()} for name in counts["train"]},
         "vocab_size": len(tokenizer),
         "tokens": {name: _summary(values) for name, values in lengths.items()},
     }

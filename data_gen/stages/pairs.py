@@ -30,6 +30,7 @@ class PairOptions:
     cross_model: bool = False  # pool every model's programs into one group (release: within one model)
     model: str | None = None  # only this sampling model's programs (release: "qwen_coder_2.5")
     skip_non_ascii: bool = True  # release: non-ASCII questions are skipped
+    rejected_may_fail_all: bool = False  # release: rejected > 0 (a program failing every test makes no pair)
 
 
 Candidate = tuple[str, float, str]  # (program, pass rate, model name), as the release's tuples
@@ -50,9 +51,10 @@ class Pair:
 def keeps(high: float, low: float, options: PairOptions) -> bool:
     """Whether two pass rates make a pair under the release's (or the paper's strict) thresholds."""
     top, bottom, gap = max(high, low), min(high, low), abs(high - low)
+    rejected_ok = bottom > 0 or options.rejected_may_fail_all
     if options.strict:
-        return top > options.min_chosen and gap > options.min_gap and bottom > 0
-    return top >= options.min_chosen and gap >= options.min_gap and bottom > 0
+        return top > options.min_chosen and gap > options.min_gap and rejected_ok
+    return top >= options.min_chosen and gap >= options.min_gap and rejected_ok
 
 
 def group_pairs(candidates: Sequence[Candidate], options: PairOptions, limit: int = 0) -> list[Pair]:
