@@ -35,8 +35,10 @@ def test_world_cpu_config_trains_a_policy_that_passes_held_out_problems(tmp_path
     summary = train(cfg)
     heldout = summary["pass_rates"]["heldout"]
     assert heldout["questions"] == 139
-    assert heldout["greedy"]["pass_at_1"] > 0.0
-    assert summary["last"]["loss"] < 0.3
+    # Measured on one device: 0.518 (world version 3). Far above the 0.05 of a policy that has not yet learned
+    # to copy the question's constants (240 steps on world version 2).
+    assert heldout["greedy"]["pass_at_1"] > 0.2
+    assert summary["last"]["loss"] < 0.1
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert written["pass_rates"] == summary["pass_rates"]
     assert (tmp_path / "run" / "policy" / "model.safetensors").is_file()
