@@ -14,6 +14,10 @@ up (compilation) by its first `--warmup` steps, then the median of `--steps` ste
 the rollout tokens/s, the ratio, the load average and each side's peak RSS.
 
     .venv/bin/python bench/rl_step.py [--prompts 4 --group 4 --new-tokens 64 --steps 3]
+
+On a GPU host (bench/gpu_suite.sh) `--preset qwen2.5-coder-1.5b --dtype bfloat16 --device accelerator
+--no-tunix` times our side alone: a random-init policy of that preset's shape (fp32 master weights, bf16
+compute) on the default JAX backend's first device; the tunix side runs on CPU in fp32 only.
 """
 
 from __future__ import annotations
@@ -116,23 +120,35 @@ def ensure_tunix_venv(venv: Path = TUNIX_VENV) -> Path:
 
 # ------------------------------------------------------------------------------------ the shared inputs
 def write_inputs(work: Path, args: argparse.Namespace) -> dict:
-    """Save the random Qwen2 (safetensors), the prompts and the settings both sides read."""
-    import numpy as np
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    """Save the random Qwen2 (safetensors), the prompts and the settings both sides read.
 
-    config = Qwen2Config(
-        vocab_size=args.vocab,
-        hidden_size=args.hidden,
-        intermediate_size=args.hidden * 11 // 4,
-        num_hidden_layers=args.layers,
-        num_attention_heads=8,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-        max_position_embeddings=4096,
-    )
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(config).save_pretrained(work / "model", safe_serialization=True)
+    With `--preset` and no tunix side nothing is saved: our side initialises the preset's shape itself (on
+    its device, without a multi-GB checkpoint round trip)."""
+    import numpy as np
+
+    if args.preset:
+        from acecoder_jax.models import ModelConfig
+
+        args.vocab = ModelConfig.preset(args.preset).vocab_size
+    if not (args.preset and args.no_tunix):
+        import torch
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        if args.preset:
+            config = Qwen2Config(**ModelConfig.preset(args.preset).to_hf_config(torch_dtype="float32"))
+        else:
+            config = Qwen2Config(
+                vocab_size=args.vocab,
+                hidden_size=args.hidden,
+                intermediate_size=args.hidden * 11 // 4,
+                num_hidden_layers=args.layers,
+                num_attention_heads=8,
+                num_key_value_heads=2,
+                tie_word_embeddings=True,
+                max_position_embeddings=4096,
+            )
+        torch.manual_seed(0)
+        Qwen2ForCausalLM(config).save_pretrained(work / "model", safe_serialization=True)
     rng = np.random.default_rng(0)
     lengths = rng.integers(args.prompt_len // 2, args.prompt_len + 1, args.prompts)
     prompts = [rng.integers(1, args.vocab, size=int(n)).tolist() for n in lengths]
@@ -150,6 +166,8 @@ def write_inputs(work: Path, args: argparse.Namespace) -> dict:
         "eos_id": args.vocab,  # outside the vocabulary: every row runs to new_tokens on both sides
         "warmup": args.warmup,
         "steps": args.steps,
+        "preset": args.preset,
+        "dtype": args.dtype,
     }
     (work / "settings.json").write_text(json.dumps(settings))
     return settings
@@ -165,7 +183,7 @@ def run_ours(work: Path) -> dict:
     import numpy as np
     import optax
 
-    from acecoder_jax.models import from_pretrained
+    from acecoder_jax.models import ModelConfig, count_params, from_pretrained, init_model
     from acecoder_jax.rl.policy_step import EXTREMA, PolicyLossSettings, make_policy_loss_sums, row_weights
     from acecoder_jax.rl.prompting import Prompt
     from acecoder_jax.rl.rewards import Rewarded
@@ -201,8 +219,22 @@ def run_ours(work: Path) -> dict:
             return Done(out)
 
     mesh = make_mesh(MeshConfig(data=1, fsdp=1, tensor=1), devices=jax.devices()[:1])
+    dtype = s.get(
+        "dtype", "float32"
+    )  # compute dtype; the master weights stay fp32 (as the trainer keeps them)
     with jax.set_mesh(mesh):
-        model = from_pretrained(work / "model", mesh=mesh, kind="causal_lm")
+        if (work / "model").exists():
+            model = from_pretrained(work / "model", dtype=dtype, mesh=mesh, kind="causal_lm")
+        else:
+            config = ModelConfig.preset(s["preset"], dtype=dtype, param_dtype="float32")
+            model = init_model(config, kind="causal_lm", seed=0, mesh=mesh)
+    described = {
+        "hidden": model.config.hidden_size,
+        "layers": model.config.num_layers,
+        "vocab": model.config.vocab_size,
+        "params": count_params(model),
+        "dtype": model.config.dtype,
+    }
     graphdef, params, rest = split_model(model)
     del model
     schedule = optax.constant_schedule(s["lr"])
@@ -272,6 +304,8 @@ def run_ours(work: Path) -> dict:
         "side": "acecoder_jax",
         "jax": jax.__version__,
         "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "model": described,
         "seconds": {k: statistics.median(v[warm:]) for k, v in times.items()},
         "first_step_s": times["step"][0],
         "per_step_s": times["step"],
@@ -281,9 +315,12 @@ def run_ours(work: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------ the driver
-def run_side(command: list[str], work: Path, name: str) -> dict:
-    """Run one side in its own process (XLA pinned to one CPU device); its RESULT line as a dict."""
-    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu"}
+def run_side(command: list[str], work: Path, name: str, device: str = "cpu") -> dict:
+    """Run one side in its own process (XLA pinned to one CPU device unless `device` is "accelerator",
+    which keeps the environment's JAX backend); its RESULT line as a dict."""
+    env = dict(os.environ)
+    if device == "cpu":
+        env.update(XLA_FLAGS=XLA_FLAGS, JAX_PLATFORMS="cpu")
     log = work / f"{name}.log"
     with open(log, "w") as out:
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=out, text=True)
@@ -294,25 +331,32 @@ def run_side(command: list[str], work: Path, name: str) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def report(ours: dict, theirs: dict, settings: dict, args: argparse.Namespace) -> None:
-    """Print both sides per phase, rollout tokens/s and the ratios."""
+def report(ours: dict, theirs: dict | None, settings: dict, args: argparse.Namespace) -> None:
+    """Print both sides (or ours alone, `theirs` None) per phase, rollout tokens/s and the ratios."""
     rows = settings["prompts"] * settings["group_size"]
+    m = ours["model"]
+    numerics = "fp32" if m["dtype"] == "float32" else f"fp32 weights, {m['dtype']} compute"
+    shape = f"{args.preset}-shaped " if args.preset else ""
     print(
-        f"model: random Qwen2 hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, tied, fp32; "
+        f"model: random {shape}Qwen2 hidden {m['hidden']}, {m['layers']} layers, vocab {m['vocab']}, "
+        f"{'tied, ' if not args.preset else ''}{numerics} ({m['params'] / 1e6:,.1f}M params); "
         f"{settings['prompts']} prompts (<= {settings['prompt_width']} tokens) x group "
         f"{settings['group_size']} = {rows} rows x {settings['new_tokens']} new tokens, temperature 1.0; "
         f"GRPO, token-mean, clip 0.2, kl 0, AdamW lr {settings['lr']}, grad clip 1.0; one update per step"
     )
-    print(
-        f"XLA pinned to 1 CPU device on both sides ({XLA_FLAGS}); each side in its own process "
-        f"({'tunix' if args.tunix_first else 'acecoder_jax'} first); "
-        f"medians of {settings['steps']} steps after {settings['warmup']} warm-up step(s)"
-    )
+    medians = f"medians of {settings['steps']} steps after {settings['warmup']} warm-up step(s)"
+    if theirs is None:
+        print(f"acecoder_jax alone on {ours['devices'][0]} ({ours['device_kind']}); tunix skipped; {medians}")
+    else:
+        print(
+            f"XLA pinned to 1 CPU device on both sides ({XLA_FLAGS}); each side in its own process "
+            f"({'tunix' if args.tunix_first else 'acecoder_jax'} first); {medians}"
+        )
     print(
         f"{'':14}{'generate':>10}{'reward':>10}{'update':>10}{'step':>10}{'rollout tok/s':>15}"
         f"{'first step':>12}{'peak RSS':>10}{'CPU s/step':>12}"
     )
-    for side in (ours, theirs):
+    for side in (ours, theirs) if theirs else (ours,):
         sec = side["seconds"]
         tps = side["generated_tokens"] / sec["generate"]
         print(
@@ -320,6 +364,10 @@ def report(ours: dict, theirs: dict, settings: dict, args: argparse.Namespace) -
             f"{sec['step']:>9.2f}s{tps:>15,.0f}{side['first_step_s']:>11.1f}s{side['peak_rss_gb']:>8.2f}GB"
             f"{sec['step_cpu']:>11.2f}s"
         )
+    if theirs is None:
+        print(f"per-step seconds (warm-up first): acecoder_jax {_rounded(ours['per_step_s'])}")
+        print(f"acecoder_jax on jax {ours['jax']}")
+        return
     o, t = ours["seconds"], theirs["seconds"]
     tps_ratio = (ours["generated_tokens"] / o["generate"]) / (theirs["generated_tokens"] / t["generate"])
     print(
@@ -360,14 +408,30 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--tunix-first", action="store_true", help="run the tunix side first (load drift)")
+    parser.add_argument(
+        "--preset", help="a ModelConfig preset's shape (e.g. qwen2.5-coder-1.5b) instead of --hidden/--layers"
+    )
+    parser.add_argument(
+        "--dtype", default="float32", choices=("float32", "bfloat16"), help="our side's compute dtype"
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=("cpu", "accelerator"),
+        help="cpu: XLA pinned to one CPU device; accelerator: the first device of the default JAX backend",
+    )
+    parser.add_argument("--no-tunix", action="store_true", help="time our side alone (no tunix virtualenv)")
+    parser.add_argument("--json", type=Path, help="also write both sides' results to this JSON file")
     parser.add_argument("--side", choices=("ours",), help=argparse.SUPPRESS)  # internal: run one side
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side == "ours":
         print("RESULT " + json.dumps(run_ours(args.work)))
         return
+    if not args.no_tunix and (args.dtype != "float32" or args.device != "cpu"):
+        parser.error("the tunix side runs on CPU in fp32 only: add --no-tunix for --dtype / --device")
 
-    tunix_python = ensure_tunix_venv()
+    tunix_python = None if args.no_tunix else ensure_tunix_venv()
     with tempfile.TemporaryDirectory(prefix="rl-step-") as tmp:
         work = Path(tmp)
         settings = write_inputs(work, args)
@@ -377,9 +441,13 @@ def main() -> None:
             "tunix": [str(tunix_python), str(ROOT / "bench" / "rl_step_tunix.py"), str(work)],
         }
         order = ("tunix", "ours") if args.tunix_first else ("ours", "tunix")
-        results = {name: run_side(sides[name], work, name) for name in order}
-        ours, theirs = results["ours"], results["tunix"]
+        if args.no_tunix:
+            order = ("ours",)
+        results = {name: run_side(sides[name], work, name, args.device) for name in order}
+        ours, theirs = results["ours"], results.get("tunix")
         report(ours, theirs, settings, args)
+        if args.json:
+            args.json.write_text(json.dumps({"settings": settings, **results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,18 @@ functions every step); transformers runs one warm-up call too, and on CPU is tim
 torch's default, the faster counting as its number. Prints both numbers and the ratio.
 
     XLA_FLAGS=--xla_force_host_platform_device_count=1 .venv/bin/python bench/sampler.py
+
+On a GPU host (bench/gpu_suite.sh) `--preset qwen2.5-coder-1.5b --dtype bfloat16` samples a random model of
+that preset's shape with bf16 weights on both sides (transformers on CUDA when torch sees it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from pathlib import Path
 
 
 def main() -> None:
@@ -25,6 +30,13 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=151936)
+    parser.add_argument(
+        "--preset", help="a ModelConfig preset's shape (e.g. qwen2.5-coder-1.5b) instead of --hidden/--layers"
+    )
+    parser.add_argument(
+        "--dtype", default="float32", choices=("float32", "bfloat16"), help="weights and compute, both sides"
+    )
+    parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args()
 
     import jax
@@ -32,21 +44,28 @@ def main() -> None:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from acecoder_jax.models import from_pretrained
+    from acecoder_jax.models import ModelConfig, from_pretrained
     from acecoder_jax.sample import generate
 
-    config = Qwen2Config(
-        vocab_size=args.vocab,
-        hidden_size=args.hidden,
-        intermediate_size=args.hidden * 11 // 4,
-        num_hidden_layers=args.layers,
-        num_attention_heads=8,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-        max_position_embeddings=4096,
-    )
+    if args.preset:
+        preset = ModelConfig.preset(args.preset)
+        config = Qwen2Config(**preset.to_hf_config(torch_dtype=args.dtype))
+        args.hidden, args.layers, args.vocab = preset.hidden_size, preset.num_layers, preset.vocab_size
+    else:
+        config = Qwen2Config(
+            vocab_size=args.vocab,
+            hidden_size=args.hidden,
+            intermediate_size=args.hidden * 11 // 4,
+            num_hidden_layers=args.layers,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            tie_word_embeddings=True,
+            max_position_embeddings=4096,
+        )
+    torch_device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    reference = Qwen2ForCausalLM(config).eval()
+    with torch.device(torch_device):  # built where it runs: a GPU-sized model skips a slow CPU init
+        reference = Qwen2ForCausalLM(config).to(getattr(torch, args.dtype)).eval()
     rng = np.random.default_rng(0)
     prompts = [
         rng.integers(100, min(args.vocab, 150_000), size=int(n)).tolist()
@@ -55,16 +74,15 @@ def main() -> None:
     total = args.batch * args.new_tokens
     device = jax.devices()[0]
     print(
-        f"model: Qwen2 hidden={args.hidden} layers={args.layers} vocab={args.vocab}; batch={args.batch}, "
+        f"model: {args.preset + ' ' if args.preset else ''}Qwen2 hidden={args.hidden} layers={args.layers} "
+        f"vocab={args.vocab}, {args.dtype}; batch={args.batch}, "
         f"prompt lengths {min(map(len, prompts))}-{max(map(len, prompts))}, {args.new_tokens} new tokens; "
         f"jax device: {device.platform} ({device.device_kind}), torch threads: {torch.get_num_threads()}"
     )
 
     checkpoint = tempfile.TemporaryDirectory()
     reference.save_pretrained(checkpoint.name)
-    model = from_pretrained(checkpoint.name)
-    torch_device = "cuda" if torch.cuda.is_available() else "cpu"
-    reference = reference.to(torch_device)
+    model = from_pretrained(checkpoint.name, dtype=args.dtype, param_dtype=args.dtype)
 
     # ---- acecoder_jax
     start = time.perf_counter()
@@ -124,16 +142,30 @@ def main() -> None:
         f"ratio (jax / transformers): {ours_tps / theirs_tps:.2f}x; "
         f"greedy rows identical: {agree}/{args.batch}"
     )
-    vllm_tps = _vllm_tokens_per_second(checkpoint.name, prompts, args.new_tokens)
+    vllm_tps = _vllm_tokens_per_second(checkpoint.name, prompts, args.new_tokens, args.dtype)
     if vllm_tps is not None:
         print(
             f"vLLM generate         : {vllm_tps:10.1f} tokens/s; "
             f"ratio (jax / vLLM): {ours_tps / vllm_tps:.2f}x"
         )
     checkpoint.cleanup()
+    if args.json:
+        numbers = {
+            "jax_tokens_per_s": ours_tps,
+            "jax_first_call_s": compile_and_run,
+            "transformers_tokens_per_s": theirs_tps,
+            "ratio": ours_tps / theirs_tps,
+            "greedy_rows_identical": f"{agree}/{args.batch}",
+            "vllm_tokens_per_s": vllm_tps,
+            "jax_device": device.device_kind,
+            "torch_device": torch_device,
+        }
+        args.json.write_text(json.dumps(numbers, indent=1))
 
 
-def _vllm_tokens_per_second(path: str, prompts: list[list[int]], new_tokens: int) -> float | None:
+def _vllm_tokens_per_second(
+    path: str, prompts: list[list[int]], new_tokens: int, dtype: str = "float32"
+) -> float | None:
     """vLLM's greedy tokens/s on the same checkpoint and prompts, where vLLM and a GPU are installed."""
     import importlib.util
 
@@ -144,7 +176,7 @@ def _vllm_tokens_per_second(path: str, prompts: list[list[int]], new_tokens: int
         return None
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=path, skip_tokenizer_init=True, dtype="float32", enforce_eager=False)
+    llm = LLM(model=path, skip_tokenizer_init=True, dtype=dtype, enforce_eager=False)
     params = SamplingParams(
         temperature=0.0, max_tokens=new_tokens, min_tokens=new_tokens, ignore_eos=True, detokenize=False
     )
