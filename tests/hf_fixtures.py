@@ -191,3 +191,19 @@ def padded_batch(
 def read_config(path: str | Path) -> dict:
     """config.json of a checkpoint dir."""
     return json.loads((Path(path) / "config.json").read_text())
+
+
+def greedy_ids(model: torch.nn.Module, prompt: list[int], max_new: int, pad_token_id: int) -> torch.Tensor:
+    """transformers' greedy continuation of one unpadded prompt, exactly `max_new` tokens (EOS ignored):
+    [1, len(prompt) + max_new] ids, the prompt included."""
+    ids = torch.tensor([prompt])
+    with torch.no_grad():
+        return model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=max_new,
+            min_new_tokens=max_new,
+            eos_token_id=None,
+            pad_token_id=pad_token_id,
+        )

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from hf_fixtures import greedy_ids
 from safetensors.numpy import load_file
 from sft_runs import reference_run, short_rows
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -64,18 +65,10 @@ def _assert_generates_like_the_checkpoint(out, run_dir, step):
     ours = generate(policy, prompts, max_new_tokens=MAX_NEW).tokens
     hf = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     for prompt, our_tokens in zip(prompts, ours, strict=True):
-        ids = torch.tensor([prompt])
-        with torch.no_grad():
-            generated = hf.generate(
-                ids,
-                attention_mask=torch.ones_like(ids),
-                do_sample=False,
-                max_new_tokens=MAX_NEW,
-                min_new_tokens=MAX_NEW,
-                eos_token_id=None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-            # The 6-step policy's greedy answers are repetitive: the logits check every weight too.
+        generated = greedy_ids(hf, prompt, MAX_NEW, pad_token_id=tokenizer.pad_token_id)
+        with (
+            torch.no_grad()
+        ):  # the 6-step policy's greedy answers are repetitive: the logits check every weight too
             want = hf(generated).logits.numpy()
         assert generated[0, len(prompt) :].tolist() == our_tokens
         got = np.asarray(policy(generated.numpy().astype(np.int32), np.ones(generated.shape, np.int32)))

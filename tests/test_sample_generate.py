@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from hf_fixtures import make_qwen2
+from hf_fixtures import greedy_ids, make_qwen2
 from transformers import AutoModelForCausalLM
 
 from acecoder_jax.common.tokenizer import load_qwen25_tokenizer
@@ -38,21 +38,10 @@ def prompts():
 def hf_greedy(checkpoint, prompts):
     """transformers' greedy continuation of each prompt on its own (no padding at all)."""
     reference = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
-    out = []
-    for prompt in prompts:
-        ids = torch.tensor([prompt])
-        with torch.no_grad():
-            generated = reference.generate(
-                ids,
-                attention_mask=torch.ones_like(ids),
-                do_sample=False,
-                max_new_tokens=MAX_NEW,
-                min_new_tokens=MAX_NEW,
-                eos_token_id=None,
-                pad_token_id=0,
-            )
-        out.append(generated[0, len(prompt) :].tolist())
-    return out
+    return [
+        greedy_ids(reference, prompt, MAX_NEW, pad_token_id=0)[0, len(prompt) :].tolist()
+        for prompt in prompts
+    ]
 
 
 def test_greedy_matches_transformers_token_for_token_on_ragged_batches(model, prompts, hf_greedy):
