@@ -66,9 +66,8 @@ def _assert_generates_like_the_checkpoint(out, run_dir, step):
     hf = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     for prompt, our_tokens in zip(prompts, ours, strict=True):
         generated = greedy_ids(hf, prompt, MAX_NEW, pad_token_id=tokenizer.pad_token_id)
-        with (
-            torch.no_grad()
-        ):  # the 6-step policy's greedy answers are repetitive: the logits check every weight too
+        # The 6-step policy's greedy answers are repetitive: the logits check every weight too.
+        with torch.no_grad():
             want = hf(generated).logits.numpy()
         assert generated[0, len(prompt) :].tolist() == our_tokens
         got = np.asarray(policy(generated.numpy().astype(np.int32), np.ones(generated.shape, np.int32)))
