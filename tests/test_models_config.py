@@ -1,4 +1,4 @@
-"""ModelConfig presets and HF config round trips; bf16 compute path; remat; counts and FLOPs."""
+"""ModelConfig presets and HF config round trips; bf16 compute; remat and scan unrolling; counts, FLOPs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 from hf_fixtures import llama3_config, padded_batch, qwen2_config
 
-from acecoder_jax.models import ModelConfig, count_params, flops_per_token, init_model
+from acecoder_jax.models import ModelConfig, count_params, flops_per_token, init_model, training_model_config
 from acecoder_jax.models.init import abstract_model
 
 # Parameter counts of the released checkpoints (sum of tensor sizes in their safetensors).
@@ -76,8 +76,12 @@ def test_bf16_compute_keeps_fp32_masters_logits_and_close_values():
     assert diff.max() < 0.05 * np.abs(np.asarray(out32))[real].max()
 
 
-def test_remat_gives_the_same_loss_and_gradients():
+@pytest.mark.parametrize(
+    "runtime", [{"remat": True}, {"scan_unroll": 2}, {"scan_unroll": 2, "remat": True}], ids=str
+)
+def test_remat_and_scan_unrolling_give_the_same_loss_and_gradients(runtime):
     cfg = ModelConfig.tiny().replace(vocab_size=512)
+    assert cfg.num_layers == 2
     ids, mask = padded_batch([8, 5], 8, 512, side="right")
 
     def loss_and_grads(config):
@@ -90,12 +94,24 @@ def test_remat_gives_the_same_loss_and_gradients():
         return nnx.jit(nnx.value_and_grad(loss))(model)
 
     loss_a, grads_a = loss_and_grads(cfg)
-    loss_b, grads_b = loss_and_grads(cfg.replace(remat=True))
+    loss_b, grads_b = loss_and_grads(cfg.replace(**runtime))
     np.testing.assert_allclose(float(loss_a), float(loss_b), rtol=1e-6)
     layer_grad = np.asarray(grads_a["model"]["layers"]["mlp"]["up_proj"]["kernel"][...])
     assert layer_grad.shape[0] == cfg.num_layers and np.all(np.abs(layer_grad).reshape(2, -1).max(-1) > 0)
     for a, b in zip(jax.tree.leaves(grads_a), jax.tree.leaves(grads_b)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+
+
+def test_scan_unroll_is_validated_and_kept_from_the_model_yaml(tmp_path):
+    with pytest.raises(ValueError, match="scan_unroll=0: expected >= 1"):
+        ModelConfig.tiny().replace(scan_unroll=0)
+    spec = tmp_path / "m.yaml"
+    spec.write_text(
+        "vocab_size: 64\nhidden_size: 16\nintermediate_size: 32\nnum_layers: 2\n"
+        "num_heads: 2\nnum_kv_heads: 1\nhead_dim: 8\nscan_unroll: 2\n"
+    )
+    assert training_model_config(spec, dtype="float32", remat=False).scan_unroll == 2
+    assert training_model_config(spec, dtype="float32", remat=False, scan_unroll=1).scan_unroll == 1
 
 
 def test_flops_per_token_is_six_n_plus_attention():

@@ -10,6 +10,7 @@ from flax import nnx
 from hf_fixtures import make_llama3, make_qwen2, padded_batch
 
 from acecoder_jax.models import from_pretrained, init_cache
+from acecoder_jax.models.init import abstract_model
 
 VOCAB = 512
 PROMPT_LENGTHS = [3, 7, 1, 5]
@@ -47,6 +48,20 @@ def test_prefill_then_decode_matches_full_forward(model):
     np.testing.assert_array_equal(np.asarray(cache.lengths), np.array(PROMPT_LENGTHS) + N_NEW)
     np.testing.assert_array_equal(np.asarray(cache.pos), np.array(PROMPT_LENGTHS) + N_NEW)
     assert int(cache.index) == T_PROMPT + N_NEW
+
+
+def test_unrolled_layer_scan_prefills_and_decodes_the_same(model):
+    config = model.config.replace(scan_unroll=model.config.num_layers)
+    unrolled = nnx.merge(nnx.graphdef(abstract_model(config, "causal_lm")), nnx.state(model))
+    prompt, prompt_mask, new, _, _ = _sequences()
+    for m in (model, unrolled):
+        cache = init_cache(m.config, len(PROMPT_LENGTHS), MAX_LEN, jnp.float32)
+        logits, cache = m(jnp.asarray(prompt), jnp.asarray(prompt_mask), cache=cache)
+        logits, cache = m(jnp.asarray(new[:, :1]), jnp.ones_like(jnp.asarray(new[:, :1])), cache=cache)
+        if m is model:
+            expected, expected_k = np.asarray(logits), np.asarray(cache.k)
+    np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(cache.k), expected_k, atol=1e-5, rtol=0)
 
 
 def test_greedy_decode_inside_while_loop_with_donated_cache(model):

@@ -70,17 +70,23 @@ def from_pretrained(
     kind: Kind | None = None,
     seed: int = 0,
     remat: bool = False,
+    scan_unroll: int = 1,
 ) -> CausalLM | RewardModel:
     """Load a HF checkpoint dir as a CausalLM or RewardModel (kind detected from tensor names unless given).
 
     `dtype` is the compute dtype, `param_dtype` the dtype the weights are stored in on device (fp32 masters by
     default). `kind="reward"` on a causal-LM checkpoint starts a reward model: the backbone is loaded and the
-    head is freshly initialised from `seed`. `remat=True` rematerialises each layer in the backward pass.
+    head is freshly initialised from `seed`. `remat=True` rematerialises each layer in the backward pass;
+    `scan_unroll` layers run per iteration of the layer scan.
     """
     path = Path(path)
     hf = read_hf_config(path)
     config = ModelConfig.from_hf_config(
-        hf, dtype=jnp.dtype(dtype).name, param_dtype=jnp.dtype(param_dtype).name, remat=remat
+        hf,
+        dtype=jnp.dtype(dtype).name,
+        param_dtype=jnp.dtype(param_dtype).name,
+        remat=remat,
+        scan_unroll=scan_unroll,
     )
     reader = SafetensorsDir(path)
     try:

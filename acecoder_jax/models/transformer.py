@@ -96,7 +96,7 @@ class Decoder(nnx.Module):
                 policy = getattr(jax.checkpoint_policies, self.cfg.remat_policy)
                 body = jax.checkpoint(body, policy=policy, prevent_cse=False)
             with jax.named_scope("layers"):
-                x, _ = jax.lax.scan(body, x, layer_state)
+                x, _ = jax.lax.scan(body, x, layer_state, unroll=self.cfg.scan_unroll)
             return self.norm(x), None
 
         index = cache.index
@@ -114,7 +114,10 @@ class Decoder(nnx.Module):
 
         with jax.named_scope("layers"):
             (x, k_all, v_all, _), _ = jax.lax.scan(
-                cached_body, (x, cache.k, cache.v, jnp.zeros((), jnp.int32)), layer_state
+                cached_body,
+                (x, cache.k, cache.v, jnp.zeros((), jnp.int32)),
+                layer_state,
+                unroll=self.cfg.scan_unroll,
             )
         return self.norm(x), cache.replace(k=k_all, v=v_all)
 

@@ -106,6 +106,7 @@ class TrainConfig:
     warmup_ratio: float = 0.03  # OpenRLHF: cosine_with_min_lr, warmup 3% of the updates ...
     min_lr_ratio: float = 0.1  # ... down to 0.1 x lr
     remat: bool = False  # recompute each decoder layer in the backward pass
+    scan_unroll: int | None = None  # layers per layer-scan iteration; None: the model config's (HF dirs: 1)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     adam_b1: float = 0.9

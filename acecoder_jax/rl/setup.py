@@ -27,15 +27,22 @@ from acecoder_jax.rl.rewards import (
 from acecoder_jax.rl.rollout import Question
 
 
-def load_reference(model: str, *, dtype: str, seed: int, mesh: Any) -> Any:
+def load_reference(model: str, *, dtype: str, seed: int, mesh: Any, scan_unroll: int | None = None) -> Any:
     """The frozen reference: the initial policy (`model`: a HF dir, or a preset / model YAML initialised from
     `seed`, as the policy was) with its weights stored in `dtype` (bf16: half the memory of the policy)."""
     from acecoder_jax.models import from_pretrained, init_model
     from acecoder_jax.sft.policy_model import policy_model_config
 
+    config = policy_model_config(model, dtype=dtype, remat=False, scan_unroll=scan_unroll)
     if Path(model).is_dir():
-        return from_pretrained(model, dtype=dtype, param_dtype=dtype, mesh=mesh, kind="causal_lm")
-    config = policy_model_config(model, dtype=dtype, remat=False)
+        return from_pretrained(
+            model,
+            dtype=dtype,
+            param_dtype=dtype,
+            mesh=mesh,
+            kind="causal_lm",
+            scan_unroll=config.scan_unroll,
+        )
     policy = init_model(config, kind="causal_lm", seed=seed, mesh=mesh)  # fp32 init, as the policy's
     graphdef, state = nnx.split(policy)
     return nnx.merge(graphdef, jax.tree.map(lambda x: x.astype(dtype), state))

@@ -80,7 +80,12 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     # ---------------------------------------------------------------- policy, reference, optimizer
     with jax.set_mesh(mesh):
         model = build_policy(
-            cfg.policy.model, dtype=cfg.policy.dtype, remat=cfg.train.remat, seed=cfg.seed, mesh=mesh
+            cfg.policy.model,
+            dtype=cfg.policy.dtype,
+            remat=cfg.train.remat,
+            seed=cfg.seed,
+            mesh=mesh,
+            scan_unroll=cfg.train.scan_unroll,
         )
     model_config = model.config
     eos = eos_ids(tokenizer, model_config)
@@ -122,7 +127,13 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     ref_logprobs = None
     if loss.kl_coef or loss.kl_loss_coef:
         with jax.set_mesh(mesh):
-            reference = load_reference(cfg.policy.model, dtype=cfg.policy.ref_dtype, seed=cfg.seed, mesh=mesh)
+            reference = load_reference(
+                cfg.policy.model,
+                dtype=cfg.policy.ref_dtype,
+                seed=cfg.seed,
+                mesh=mesh,
+                scan_unroll=cfg.train.scan_unroll,
+            )
         ref_logprobs = make_logprobs_fn(
             reference,
             temperature=cfg.rollout.temperature,

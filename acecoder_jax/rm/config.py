@@ -46,6 +46,7 @@ class TrainConfig:
     margin: float = 0.0  # loss = -log sigmoid(r_c - r_r - margin)
     center_rewards_coef: float = 0.0  # + coef * mean((r_c + r_r)^2) keeps rewards near zero
     remat: bool = False  # recompute each decoder layer in the backward pass (memory for compute)
+    scan_unroll: int | None = None  # layers per layer-scan iteration; None: the model config's (HF dirs: 1)
     peak_flops_per_device: float | None = None  # for MFU; None: looked up from the device kind
 
 

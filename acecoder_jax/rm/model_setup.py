@@ -12,26 +12,28 @@ from typing import Any
 from jax.sharding import Mesh
 
 
-def model_config_for(model: str, *, dtype: str, remat: bool) -> Any:
+def model_config_for(model: str, *, dtype: str, remat: bool, scan_unroll: int | None = None) -> Any:
     """The ModelConfig of a preset, a model YAML or a checkpoint dir's config.json, with our numerics."""
     from acecoder_jax.models import training_model_config
 
-    return training_model_config(model, dtype=dtype, remat=remat)
+    return training_model_config(model, dtype=dtype, remat=remat, scan_unroll=scan_unroll)
 
 
-def build_reward_model(model: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh) -> Any:
+def build_reward_model(
+    model: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh, scan_unroll: int | None = None
+) -> Any:
     """A RewardModel on `mesh`: loaded from a checkpoint dir (a causal LM gets a fresh v_head), else a preset.
 
     Presets are randomly initialised from `seed`.
     """
     from acecoder_jax.models import from_pretrained, init_model
 
-    config = model_config_for(model, dtype=dtype, remat=remat)
+    config = model_config_for(model, dtype=dtype, remat=remat, scan_unroll=scan_unroll)
     if Path(model).is_dir():
         loaded = from_pretrained(
             model, dtype=dtype, param_dtype="float32", mesh=mesh, kind="reward", seed=seed
         )
-        return _with_config(loaded, config)  # remat is static module config: rebuild the graph with ours
+        return _with_config(loaded, config)  # remat/scan_unroll: static module config
     return init_model(config, kind="reward", seed=seed, mesh=mesh)
 
 

@@ -90,7 +90,12 @@ def train(cfg: RMConfig) -> dict[str, Any]:
     )
     with jax.set_mesh(mesh):
         model = build_reward_model(
-            cfg.model, dtype=cfg.dtype, remat=cfg.train.remat, seed=cfg.seed, mesh=mesh
+            cfg.model,
+            dtype=cfg.dtype,
+            remat=cfg.train.remat,
+            seed=cfg.seed,
+            mesh=mesh,
+            scan_unroll=cfg.train.scan_unroll,
         )
     model_config = model.config
     graphdef, params, rest = split_model(model)

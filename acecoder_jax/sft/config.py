@@ -51,6 +51,7 @@ class TrainConfig:
     adam_eps: float = 1e-8
     grad_clip: float = 1.0  # HF Trainer default max_grad_norm
     remat: bool = False  # recompute each decoder layer in the backward pass (memory for compute)
+    scan_unroll: int | None = None  # layers per layer-scan iteration; None: the model config's (HF dirs: 1)
     logprob_chunk: int = 512  # positions whose [B, chunk, V] logits exist at once (rl.logprobs)
     peak_flops_per_device: float | None = None  # for MFU; None: looked up from the device kind
 

@@ -16,7 +16,7 @@ class PolicySpecError(ValueError):
     """A `model=` that is not a causal LM this trainer can start from."""
 
 
-def policy_model_config(spec: str, *, dtype: str, remat: bool) -> Any:
+def policy_model_config(spec: str, *, dtype: str, remat: bool, scan_unroll: int | None = None) -> Any:
     """The ModelConfig of a preset, a model YAML or a checkpoint dir's config.json, with our numerics."""
     from acecoder_jax.common.config import ConfigError
     from acecoder_jax.models import training_model_config
@@ -26,16 +26,18 @@ def policy_model_config(spec: str, *, dtype: str, remat: bool) -> Any:
             "model is not set: give a preset, a configs/model/*.yaml or a HF checkpoint directory"
         )
     try:
-        return training_model_config(spec, dtype=dtype, remat=remat)
+        return training_model_config(spec, dtype=dtype, remat=remat, scan_unroll=scan_unroll)
     except ConfigError as err:
         raise PolicySpecError(str(err)) from err
 
 
-def build_policy(spec: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh) -> Any:
+def build_policy(
+    spec: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh, scan_unroll: int | None = None
+) -> Any:
     """A CausalLM on `mesh`: loaded from a checkpoint dir, else randomly initialised from `seed`."""
     from acecoder_jax.models import checkpoint_kind, from_pretrained, init_model
 
-    config = policy_model_config(spec, dtype=dtype, remat=remat)
+    config = policy_model_config(spec, dtype=dtype, remat=remat, scan_unroll=scan_unroll)
     if Path(spec).is_dir():
         if checkpoint_kind(spec) != "causal_lm":
             raise PolicySpecError(
@@ -43,7 +45,13 @@ def build_policy(spec: str, *, dtype: str, remat: bool, seed: int, mesh: Mesh) -
                 "policy's checkpoint instead"
             )
         return from_pretrained(
-            spec, dtype=dtype, param_dtype="float32", mesh=mesh, kind="causal_lm", remat=remat
+            spec,
+            dtype=dtype,
+            param_dtype="float32",
+            mesh=mesh,
+            kind="causal_lm",
+            remat=remat,
+            scan_unroll=config.scan_unroll,
         )
     return init_model(config, kind="causal_lm", seed=seed, mesh=mesh)
 

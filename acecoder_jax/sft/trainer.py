@@ -79,7 +79,14 @@ def train(cfg: SFTConfig) -> dict[str, Any]:
         run_dir / "checkpoints", {"model_config": identity, "data_plan": data_plan}, run_dir
     )
     with jax.set_mesh(mesh):
-        model = build_policy(cfg.model, dtype=cfg.dtype, remat=cfg.train.remat, seed=cfg.seed, mesh=mesh)
+        model = build_policy(
+            cfg.model,
+            dtype=cfg.dtype,
+            remat=cfg.train.remat,
+            seed=cfg.seed,
+            mesh=mesh,
+            scan_unroll=cfg.train.scan_unroll,
+        )
     model_config = model.config
     graphdef, params, rest = split_model(model)
     del model
