@@ -1,18 +1,21 @@
-"""Run inside a network namespace by tests/test_executor_ray.py: a two-node Ray cluster on that namespace's
-loopback; `acecoder exec --ray` on HumanEval + hostile programs; then a run whose second node is killed.
+"""Run by tests/test_executor_ray.py inside the head node's network namespace, against a two-node Ray cluster
+(head and second node in two namespaces joined by a veth pair): `acecoder exec --ray` on HumanEval + hostile
+programs, `score --ray`, then a run during which the second node's raylet is killed (SIGKILL).
 
-Prints one JSON object: what the test asserts on.
+Usage: ray_cluster_driver.py SCRATCH ADDRESS SECOND_RAYLET_PID. Prints one JSON object, what the test checks.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from ray.cluster_utils import Cluster
+import ray
 
 from data_gen.stages.score import run_score
 from executor import Executor, Job
@@ -60,7 +63,7 @@ def score_matches_local(folder: Path, address: str) -> bool:
     return (folder / "local.jsonl").read_text() == (folder / "ray.jsonl").read_text()
 
 
-def main(scratch: str) -> None:
+def main(scratch: str, address: str, second_raylet: int) -> None:
     """Both checks; see the module docstring."""
     jobs = workload(8)
     folder = Path(scratch)
@@ -71,37 +74,33 @@ def main(scratch: str) -> None:
     with Executor(workers=2, timeout_s=2.0) as local:
         expected = verdicts([r.to_dict() for r in local.run(jobs)])
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    second = cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
     output = folder / "results.jsonl"
-    code = exec_main(
-        ["--ray", cluster.address, "--input", str(source), "--output", str(output), "--timeout", "2"]
-    )
+    code = exec_main(["--ray", address, "--input", str(source), "--output", str(output), "--timeout", "2"])
     via_cli = verdicts([json.loads(line) for line in output.read_text().splitlines()])
-    score_equal = score_matches_local(folder, cluster.address)
+    score_equal = score_matches_local(folder, address)
 
     slow = [
         Job(i, "import time\ndef f(x):\n    time.sleep(0.05)\n    return x\n", ["assert f(1) == 1"])
         for i in range(400)
     ]
     seen: list = []
-    with RayExecutor(cluster.address, timeout_s=2.0, batch=8) as executor:
+    with RayExecutor(address, timeout_s=2.0, batch=8) as executor:
         nodes = len(executor.node_features)
-        killer = threading.Timer(3.0, lambda: cluster.remove_node(second, allow_graceful=False))
+        node_ips = sorted(node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"])
+        killer = threading.Timer(3.0, lambda: os.kill(second_raylet, signal.SIGKILL))
         killer.start()
         started = time.monotonic()
         for result in executor.map(slow):
             seen.append((result.id, result.pass_rate))
         killer.join()
         reruns = executor.rerun_batches
-    cluster.shutdown()
     print(
         json.dumps(
             {
                 "exit_code": code,
                 "score_matches_local": score_equal,
                 "nodes": nodes,
+                "node_ips": node_ips,
                 "matches_local": via_cli == expected,
                 "jobs": len(jobs),
                 "mismatches": [pair for pair in zip(via_cli, expected, strict=False) if pair[0] != pair[1]][
@@ -117,4 +116,4 @@ def main(scratch: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -1,63 +1,61 @@
-"""The executor on a real Ray cluster, kept inside a network namespace this test creates (only its loopback
-exists there, so Ray's servers cannot reach or be reached from the machine's interfaces)."""
+"""The executor on a real two-node Ray cluster: the head and a second node in two network namespaces this test
+creates, joined by a veth pair whose addresses exist only inside them (so Ray's servers cannot reach or be
+reached from the machine's interfaces); the driver runs in the head's namespace, kills the second raylet."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from netns import command_line, pids_in, stop_all, veth_namespaces
 
 pytest.importorskip("ray")
 
 ROOT = Path(__file__).resolve().parent.parent
+RAY = Path(sys.executable).parent / "ray"  # the CLI of the Ray this interpreter imports
+PORT = 6390  # the head's GCS port; it exists only inside the head's namespace
 
 
-@pytest.fixture
-def netns() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("creating a network namespace needs root and iproute2")
-    name = f"acecoder-ray-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"], check=True)
-        yield name
-    finally:
-        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-        for pid in pids:  # only processes inside the namespace this test made: ours
-            subprocess.run(["kill", "-KILL", pid], check=False)
-        subprocess.run(["ip", "netns", "del", name], check=False)
-        assert not pids, f"processes left in {name} after the run: {pids}"
+def start_node(namespace: str, env: dict[str, str], *flags: str) -> None:
+    """`ray start` inside `namespace` (one CPU, no dashboard, no usage stats)."""
+    command = ["ip", "netns", "exec", namespace, str(RAY), "start", "--num-cpus=1", "--disable-usage-stats"]
+    run = subprocess.run([*command, *flags], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def raylet_pid(namespace: str) -> int:
+    """The raylet of the node running in `namespace`."""
+    (pid,) = [pid for pid in pids_in(namespace) if "/raylet/raylet " in command_line(pid)]
+    return pid
 
 
 @pytest.mark.slow
-def test_ray_cluster_matches_local_and_survives_a_dead_node(netns, tmp_path):
+def test_ray_cluster_matches_local_and_survives_a_dead_node(tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
-        [
-            "ip",
-            "netns",
-            "exec",
-            netns,
-            sys.executable,
-            str(ROOT / "tests" / "ray_cluster_driver.py"),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=400,
-        start_new_session=True,
-    )
+    with veth_namespaces("ray") as ((head, head_ip), (second, second_ip)):
+        try:
+            start_node(head, env, "--head", f"--node-ip-address={head_ip}", f"--port={PORT}")
+            start_node(second, env, f"--address={head_ip}:{PORT}", f"--node-ip-address={second_ip}")
+            driver = [sys.executable, str(ROOT / "tests" / "ray_cluster_driver.py"), str(tmp_path)]
+            run = subprocess.run(
+                ["ip", "netns", "exec", head, *driver, f"{head_ip}:{PORT}", str(raylet_pid(second))],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=400,
+                start_new_session=True,
+            )
+        finally:
+            stop_all((head, second))
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["exit_code"] == 0
     assert report["nodes"] == 2
+    assert report["node_ips"] == [head_ip, second_ip], "the nodes talk over the veth pair"
     assert report["matches_local"], report["mismatches"]
     assert report["score_matches_local"], "score --ray writes what the local score writes"
     assert "sandbox complete" in run.stderr or "sandbox MISSING" in run.stderr
