@@ -71,8 +71,21 @@ def _backend_args(parser: argparse.ArgumentParser, defaults: GenerationConfig) -
     )
 
 
+def _ray_generation_args(parser: argparse.ArgumentParser) -> None:
+    """`--ray ADDRESS [--replicas N]`: generate on replicas spread over a Ray cluster."""
+    group = parser.add_argument_group("Ray cluster")
+    group.add_argument(
+        "--ray", metavar="ADDRESS", default=None, help="generate on a Ray cluster (auto, HOST:PORT)"
+    )
+    group.add_argument(
+        "--replicas", type=int, default=0, help="with --ray: 0 = one per GPU group (vllm), else one per node"
+    )
+
+
 def _generation(args: argparse.Namespace) -> GenerationConfig:
+    """The GenerationConfig of the backend flags (and of `--ray/--replicas` where the stage has them)."""
     a = vars(args)
+    on_ray = "replicas" in a  # filter-tests' --ray is the executor's (`_executor_args`), not the backend's
     return GenerationConfig(
         backend=a["backend"],
         model=a["model"],
@@ -96,6 +109,8 @@ def _generation(args: argparse.Namespace) -> GenerationConfig:
         max_tokens=a["max_tokens"],
         stop=a["stop"] or [],
         batch_size=a["batch_size"],
+        ray=a["ray"] if on_ray else None,
+        replicas=a["replicas"] if on_ray else 0,
     )
 
 
@@ -153,6 +168,7 @@ def synth_tests(argv: list[str]) -> int:
             help="always use the template without the seed's instruction",
         )
         _backend_args(parser, paper_synth_generation())
+        _ray_generation_args(parser)
 
     def body(args: argparse.Namespace) -> Any:
         from data_gen.stages.synth_tests import SynthOptions, run_synth_tests
@@ -210,6 +226,7 @@ def sample(argv: list[str]) -> int:
         parser.add_argument("--model-name", default=None, help="model_name recorded with each sample")
         parser.add_argument("--keep-raw", action="store_true", help="also store each raw reply")
         _backend_args(parser, paper_sampler_generation())
+        _ray_generation_args(parser)
 
     def body(args: argparse.Namespace) -> Any:
         from data_gen.stages.sample import SampleOptions, run_sample

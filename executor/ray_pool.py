@@ -2,18 +2,19 @@
 
 The driver is the one writer: it cuts jobs into batches, keeps a few batches in flight per node, and yields
 results in input order. A node that dies mid-batch loses nothing: its batch is sent to another node, and a
-batch's results are taken once (the first complete answer), so no job gets two results. Each node's actor
+batch's results are taken once (the first complete answer), so no job gets two results (that loop is
+executor/ray_map.py's `ordered_actor_map`, shared with data_gen's generation replicas). Each node's actor
 reports its sandbox features when it starts. Needs the `ray` extra (`pip install acecoder-jax[ray]`).
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from executor.job import Job, Result, TestResult
 from executor.pool import _as_job
+from executor.ray_map import ordered_actor_map
 
 BATCH = 64  # jobs per remote call: large enough that a call's overhead is small next to its run time
 PER_NODE = 2  # batches in flight per node, so a node never idles between calls
@@ -119,46 +120,29 @@ class RayExecutor:
         """Judge jobs over the cluster, yielding results in input order; a dead node's batches are re-run."""
         if not self.actors:
             self.start()
-        ray = self._ray
-        source = iter(jobs)
-        alive = list(self.actors)
-        pending: collections.deque[tuple[int, list[dict[str, Any]]]] = collections.deque()  # to (re)send
-        inflight: dict[Any, tuple[int, list[dict[str, Any]], Any]] = {}  # ref -> (first index, rows, actor)
-        load = {id(actor): 0 for actor in alive}
-        done: dict[int, list[Result]] = {}
-        next_index = yielded = 0
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) + len(inflight) < PER_NODE * len(alive):
-                rows = [_row(_as_job(job, next_index + i)) for i, job in zip(range(self.batch), source)]
-                if not rows:
-                    exhausted = True
-                    break
-                pending.append((next_index, rows))
-                next_index += len(rows)
-            while pending:
-                if not alive:
-                    raise RuntimeError("every node of the Ray cluster died; no node is left to run jobs on")
-                actor = min(alive, key=lambda a: load[id(a)])
-                first, rows = pending.popleft()
-                inflight[actor.run.remote(rows)] = (first, rows, actor)
-                load[id(actor)] += 1
-            while yielded in done:
-                for result in done.pop(yielded):
-                    yield result
-                    yielded += 1
-            if exhausted and not inflight and not pending and yielded == next_index:
-                return
-            ready, _ = ray.wait(list(inflight), num_returns=1)
-            first, rows, actor = inflight.pop(ready[0])
-            load[id(actor)] -= 1
-            try:
-                done[first] = [result_from_row(row) for row in ray.get(ready[0])]
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                if actor in alive:
-                    alive.remove(actor)
-                self.rerun_batches += 1
-                pending.appendleft((first, rows))  # re-run on a live node; this batch had no result yet
+
+        def resent(_rows: list[dict[str, Any]]) -> None:
+            self.rerun_batches += 1
+
+        batches = ordered_actor_map(
+            self._ray,
+            self.actors,
+            lambda actor, rows: actor.run.remote(rows),
+            _batches(jobs, self.batch),
+            per_actor=PER_NODE,
+            on_resend=resent,
+        )
+        for _rows, results in batches:
+            yield from (result_from_row(row) for row in results)
+
+
+def _batches(jobs: Iterable[Job | dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Job rows in batches of `size` (ids default to the input position, as Executor.map numbers them)."""
+    source = iter(jobs)
+    index = 0
+    while rows := [_row(_as_job(job, index + i)) for i, job in zip(range(size), source)]:
+        yield rows
+        index += len(rows)
 
 
 def _row(job: Job) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,10 @@ class GenerationConfig:
     max_tokens: int = 1024
     stop: list[str] = dataclasses.field(default_factory=list)
     batch_size: int = 16  # chats handed to the backend per call (the unit of progress and resume)
+    # Where the backend runs (synth-tests, sample): None = in this process; a Ray cluster address (auto,
+    # HOST:PORT) = on replicas spread over that cluster (data_gen/ray_generation.py, docs/data_gen.md).
+    ray: str | None = None
+    replicas: int = 0  # with ray: how many replicas; 0 = one per GPU group (vllm), else one per node
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +127,13 @@ def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
         return text
     cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return text[: min(cuts)] if cuts else text
+
+
+def prompt_seed(base_seed: int, prompt: str) -> int:
+    """A per-prompt seed: the same prompt and base seed always sample the same replies, whichever process,
+    replica or batch generates them (the transformers and vllm backends seed each prompt with it)."""
+    digest = hashlib.sha256(f"{base_seed}\0{prompt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def with_prefill(chat: Chat, prefill: str | None) -> Chat:

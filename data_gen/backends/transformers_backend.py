@@ -7,7 +7,6 @@ exactly what an uninterrupted one would. For throughput at scale use the vllm ba
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from data_gen.backends.base import (
     Sampling,
     chat_template_prompt,
     cut_at_stop,
+    prompt_seed,
 )
 
 
@@ -93,9 +93,3 @@ class TransformersBackend(Backend):
     def usage_summary(self) -> str:
         """Tokens generated."""
         return f"transformers {self.config.model} on {self.device}: {self.generated_tokens} tokens generated"
-
-
-def prompt_seed(base_seed: int, prompt: str) -> int:
-    """A per-prompt seed: the same prompt and base seed always sample the same replies."""
-    digest = hashlib.sha256(f"{base_seed}\0{prompt}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")

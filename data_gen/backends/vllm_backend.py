@@ -17,6 +17,7 @@ from data_gen.backends.base import (
     GenerationError,
     Sampling,
     chat_template_prompt,
+    prompt_seed,
 )
 
 
@@ -45,15 +46,24 @@ class VLLMBackend(Backend):
         self.generated_tokens = 0
 
     def _generate(self, chats: Sequence[Chat], sampling: Sampling, prefill: str | None) -> list[list[str]]:
-        """All chats in one engine call; vLLM schedules and batches them."""
-        params = self.vllm.SamplingParams(
-            n=sampling.n,
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            max_tokens=sampling.max_tokens,
-            stop=list(sampling.stop) or None,
-        )
+        """All chats in one engine call; vLLM schedules and batches them.
+
+        Each prompt carries its own seed (`prompt_seed` of the config's seed and the prompt text, as the
+        transformers backend seeds), so a prompt's samples do not depend on which other prompts share the
+        call, on resuming, or on which Ray replica runs it (up to the numerics of batch composition on GPU).
+        """
         prompts = [chat_template_prompt(self.tokenizer, chat, prefill) for chat in chats]
+        params = [
+            self.vllm.SamplingParams(
+                n=sampling.n,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                stop=list(sampling.stop) or None,
+                seed=prompt_seed(self.config.seed, prompt),
+            )
+            for prompt in prompts
+        ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         replies = []
         for output in outputs:

@@ -52,6 +52,11 @@ def run_filter_tests(
     """Run the stage; returns its counts (batch_size defaults to the backend's, else 32)."""
     if options.solution_field is None and generation is None:
         raise ValueError("filter-tests needs an oracle: a backend and model, or --solution-field")
+    if generation is not None and generation.ray and options.solution_field is None:
+        raise ValueError(
+            "filter-tests: the oracle model runs in this process; `ray` on its generation config is not "
+            "supported (the executor's --ray spreads the tests over the cluster)"
+        )
     with contextlib.ExitStack() as stack:
         backend = Lazy(lambda: make_backend(generation), stack) if generation is not None else None
         executor = Lazy(lambda: open_executor(executor_config), stack)

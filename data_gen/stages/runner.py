@@ -88,7 +88,16 @@ def _stage_settings(config: PipelineConfig, stage: str) -> dict[str, Any]:
         settings["executor"] = {
             k: v for k, v in dataclasses.asdict(config.executor).items() if k not in ("workers", "ray")
         }
-    for key in ("batch_size", "concurrency", "max_retries", "retry_base_s", "request_timeout_s"):
+    throughput = (
+        "batch_size",
+        "concurrency",
+        "max_retries",
+        "retry_base_s",
+        "request_timeout_s",
+        "ray",
+        "replicas",
+    )
+    for key in throughput:
         for generation in ("generation", "oracle"):
             settings.get(generation, {}).pop(key, None)  # throughput knobs, not results
     settings["shard"] = config.shard

@@ -8,18 +8,17 @@ Paper settings: Qwen2.5-Coder-7B-Instruct, n=16, temperature 0.7, top_p 1.0, max
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Literal
 
 from acecoder_jax.common.code_extract import released_post_process
 from acecoder_jax.common.prompts import SAMPLING_PREFILL, sampling_chat
-from data_gen.backends.base import GenerationConfig, make_backend
+from data_gen.backends.base import Chat, GenerationConfig
 from data_gen.row_shards import WHOLE_INPUT, Shard
 from data_gen.stages.filter_tests import oracle_program
-from data_gen.stages.lazy import Lazy
-from data_gen.stages.streaming import OK, Item, Outcome, StageStats, note_usage, run_stage
+from data_gen.stages.generation_stage import GenerationStep, run_generation_stage
+from data_gen.stages.streaming import OK, Item, Outcome, StageStats
 from executor.jsonl import require_field
 
 
@@ -52,41 +51,35 @@ def run_sample(
     shard: Shard = WHOLE_INPUT,
     progress: bool = True,
 ) -> StageStats:
-    """Run the stage; returns its counts."""
+    """Run the stage (on a Ray cluster when `generation.ray` is set); returns its counts."""
     options = options or SampleOptions()
     model_name = options.model_name or generation.model
-    with contextlib.ExitStack() as stack:
-        backend = Lazy(lambda: make_backend(generation), stack)
 
-        def process(batch: list[Item]) -> list[list[Outcome]]:
-            chats = []
-            for where, row in batch:
-                question = require_field(row, "question", str, where)
-                tests = require_field(row, "tests", list, where)
-                shown = row.get("original_tests") if options.prompt_tests == "original" else None
-                chats.append(sampling_chat(question, shown if isinstance(shown, list) else tests))
-            replies = backend.get().generate_with_config(chats, prefill=SAMPLING_PREFILL)
-            outcomes = []
-            for (_, row), reply_list in zip(batch, replies):
-                samples = []
-                for index, reply in enumerate(reply_list):
-                    sample = {
-                        "completion_id": index,
-                        "completion": program_from_reply(reply, options.postprocess),
-                    }
-                    if options.keep_raw:
-                        sample["raw"] = reply
-                    samples.append(sample)
-                outcomes.append([(OK, {**row, "model_name": model_name, "samples": samples})])
-            return outcomes
+    def chats(batch: list[Item]) -> list[Chat]:
+        out = []
+        for where, row in batch:
+            question = require_field(row, "question", str, where)
+            tests = require_field(row, "tests", list, where)
+            shown = row.get("original_tests") if options.prompt_tests == "original" else None
+            out.append(sampling_chat(question, shown if isinstance(shown, list) else tests))
+        return out
 
-        stats = run_stage(
-            name="sample",
-            input_path=input_path,
-            output_path=output_path,
-            process=process,
-            shard=shard,
-            batch_size=generation.batch_size,
-            progress=progress,
-        )
-        return note_usage(stats, backend)
+    def outcomes(batch: list[Item], replies: list[list[str]]) -> list[list[Outcome]]:
+        results = []
+        for (_, row), reply_list in zip(batch, replies):
+            samples = []
+            for index, reply in enumerate(reply_list):
+                sample = {
+                    "completion_id": index,
+                    "completion": program_from_reply(reply, options.postprocess),
+                }
+                if options.keep_raw:
+                    sample["raw"] = reply
+                samples.append(sample)
+            results.append([(OK, {**row, "model_name": model_name, "samples": samples})])
+        return results
+
+    step = GenerationStep(chats, outcomes, prefill=SAMPLING_PREFILL)
+    return run_generation_stage(
+        "sample", input_path, output_path, generation, step, shard=shard, progress=progress
+    )

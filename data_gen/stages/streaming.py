@@ -4,6 +4,8 @@ Guarantees: the input is read lazily (memory is flat in the number of rows); eac
 it is written; a rerun skips every input whose id is already in the output or in the `.rejected.jsonl`
 sidecar (so nothing is recomputed or re-requested), cuts a torn last line, and never writes an id twice.
 Results are written in input order, so a resumed run ends with the same file as an uninterrupted one.
+A stage may hand over `process_many` instead of `process` to keep several batches in flight (the Ray path of
+the generation stages); rows are written the same way, so the file is the same.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ OK = "ok"
 REJECTED = "rejected"
 Outcome = tuple[str, dict[str, Any]]  # (OK | REJECTED, row)
 Item = tuple[str, dict[str, Any]]  # (where: file:line, input row)
+# Batches in, (batch, per-input outcomes) out, in the batches' order.
+ProcessMany = Callable[[Iterator[list[Item]]], Iterator[tuple[list[Item], list[list[Outcome]]]]]
 
 
 @dataclasses.dataclass
@@ -53,10 +57,14 @@ class StageStats:
 
 def note_usage(stats: StageStats, backend: Lazy[Any] | None) -> StageStats:
     """Add the usage line of the stage's backend (if it was opened and has one) to `stats`, and print it."""
-    usage = backend.get().usage_summary() if backend is not None and backend.built else ""
-    if usage:
-        stats.notes.append(usage)
-        print(usage, file=sys.stderr)
+    return note(stats, backend.get().usage_summary() if backend is not None and backend.built else "")
+
+
+def note(stats: StageStats, text: str) -> StageStats:
+    """Add `text` (when not empty) to the notes of `stats`, and print it."""
+    if text:
+        stats.notes.append(text)
+        print(text, file=sys.stderr)
     return stats
 
 
@@ -86,7 +94,8 @@ def run_stage(
     name: str,
     input_path: str | Path,
     output_path: str | Path,
-    process: Callable[[list[Item]], list[list[Outcome]]],
+    process: Callable[[list[Item]], list[list[Outcome]]] | None = None,
+    process_many: ProcessMany | None = None,
     shard: Shard = WHOLE_INPUT,
     batch_size: int = 16,
     key: str = "id",
@@ -96,7 +105,14 @@ def run_stage(
     """Run `process` over batches of not-yet-done input rows and append its outcomes to the output files.
 
     `process` gets a batch of (where, row) and returns, per input, a list of (OK|REJECTED, row) outcomes.
+    `process_many` (instead of `process`) gets the iterator of batches and yields `(batch, its outcomes)` in
+    the batches' order: it may pull several batches ahead to keep them in flight (a Ray pool does), and the
+    results are written exactly as `process`'s would be (same order, same resume and no-duplicate checks).
     """
+    if process is not None and process_many is None:
+        process_many = one_batch_at_a_time(process)
+    elif process_many is None or process is not None:
+        raise TypeError("run_stage: give exactly one of process and process_many")
     if not Path(input_path).is_file():
         raise FileNotFoundError(f"{input_path}: no such file")  # before any output file is created
     stats = StageStats(name)
@@ -114,10 +130,10 @@ def run_stage(
             total=count_rows(input_path), desc=name, unit="row", disable=not progress, dynamic_ncols=True
         )
         try:
-            for batch in _batches(
+            batches = _batches(
                 input_path, batch_size, shard, key, writer, rejected, skip_done_inputs, stats, bar
-            ):
-                results = process(batch)
+            )
+            for batch, results in process_many(batches):
                 if len(results) != len(batch):
                     raise RuntimeError(
                         f"{name}: process returned {len(results)} results for {len(batch)} rows"
@@ -137,6 +153,11 @@ def run_stage(
             bar.close()
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def one_batch_at_a_time(process: Callable[[list[Item]], list[list[Outcome]]]) -> ProcessMany:
+    """`process` as a ProcessMany: each batch is processed when it is read, none ahead (the local runs)."""
+    return lambda batches: ((batch, process(batch)) for batch in batches)
 
 
 def _batches(

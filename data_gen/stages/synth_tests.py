@@ -7,17 +7,16 @@ the reason and the raw reply, so a rerun does not pay for them again.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 
 from acecoder_jax.common.prompts import synthesis_chat
 from acecoder_jax.common.schemas import parse_seed
-from data_gen.backends.base import GenerationConfig, make_backend
+from data_gen.backends.base import Chat, GenerationConfig
 from data_gen.json_repair import parse_synthesis_reply
 from data_gen.row_shards import WHOLE_INPUT, Shard
-from data_gen.stages.lazy import Lazy
-from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats, note_usage, run_stage
+from data_gen.stages.generation_stage import GenerationStep, run_generation_stage
+from data_gen.stages.streaming import OK, REJECTED, Item, Outcome, StageStats
 
 
 @dataclasses.dataclass
@@ -36,40 +35,31 @@ def run_synth_tests(
     shard: Shard = WHOLE_INPUT,
     progress: bool = True,
 ) -> StageStats:
-    """Run the stage; returns its counts."""
+    """Run the stage (on a Ray cluster when `generation.ray` is set); returns its counts."""
     options = options or SynthOptions()
-    with contextlib.ExitStack() as stack:
-        backend = Lazy(lambda: make_backend(generation), stack)
 
-        def process(batch: list[Item]) -> list[list[Outcome]]:
-            seeds = [parse_seed(row, where) for where, row in batch]
-            chats = [
-                synthesis_chat(s.program, s.instruction if options.use_instruction else None) for s in seeds
-            ]
-            replies = backend.get().generate_with_config(chats)
-            results = []
-            for (_, row), reply_list in zip(batch, replies):
-                reply = reply_list[0] if reply_list else ""
-                parsed = parse_synthesis_reply(reply)
-                if parsed.ok:
-                    out = {
-                        **row,
-                        "question": parsed.question,
-                        "tests": parsed.tests,
-                        "synth_repaired": parsed.repaired,
-                    }
-                    results.append([(OK, out)])
-                else:
-                    results.append([(REJECTED, {**row, "reason": parsed.error, "reply": reply})])
-            return results
+    def chats(batch: list[Item]) -> list[Chat]:
+        seeds = [parse_seed(row, where) for where, row in batch]
+        return [synthesis_chat(s.program, s.instruction if options.use_instruction else None) for s in seeds]
 
-        stats = run_stage(
-            name="synth-tests",
-            input_path=input_path,
-            output_path=output_path,
-            process=process,
-            shard=shard,
-            batch_size=generation.batch_size,
-            progress=progress,
-        )
-        return note_usage(stats, backend)
+    def outcomes(batch: list[Item], replies: list[list[str]]) -> list[list[Outcome]]:
+        results = []
+        for (_, row), reply_list in zip(batch, replies):
+            reply = reply_list[0] if reply_list else ""
+            parsed = parse_synthesis_reply(reply)
+            if parsed.ok:
+                out = {
+                    **row,
+                    "question": parsed.question,
+                    "tests": parsed.tests,
+                    "synth_repaired": parsed.repaired,
+                }
+                results.append([(OK, out)])
+            else:
+                results.append([(REJECTED, {**row, "reason": parsed.error, "reply": reply})])
+        return results
+
+    step = GenerationStep(chats, outcomes)
+    return run_generation_stage(
+        "synth-tests", input_path, output_path, generation, step, shard=shard, progress=progress
+    )
