@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from data_gen.backends.base import Chat, GenerationConfig, GenerationError, make_backend
-from executor.ray_map import PER_ACTOR, ordered_actor_map
+from executor.ray_map import PER_ACTOR, ActorGroup, ordered_actor_map
 
 K = TypeVar("K")
 
@@ -117,7 +117,7 @@ class GenerationReplica:
         return self.backend.usage_summary() if self.backend is not None else ""
 
 
-class ReplicaPool:
+class ReplicaPool(ActorGroup):
     """A stage's replicas: `with ReplicaPool(generation, "sample") as pool: pool.generate(pairs)`."""
 
     def __init__(self, generation: GenerationConfig, stage: str) -> None:
@@ -131,23 +131,13 @@ class ReplicaPool:
         self._ray: Any = None
         self._owns_ray = False  # this pool connected, so it disconnects
 
-    def __enter__(self) -> ReplicaPool:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def start(self) -> None:
         """Connect, start the planned replicas and wait until each has built its backend."""
         try:
             import ray
         except ImportError as err:
             raise GenerationError("--ray needs Ray: pip install 'acecoder-jax[ray]'") from err
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=self.generation.ray)
-            self._owns_ray = True
+        self._connect(ray, self.generation.ray)
         plan = replica_plan(self.generation, ray.nodes())
         env = {k: os.environ[k] for k in [self.generation.api_key_env] if k in os.environ}
         remote = ray.remote(GenerationReplica)
@@ -157,15 +147,6 @@ class ReplicaPool:
             options = {**plan.options, "name": name, "max_restarts": 0}
             self.actors.append(remote.options(**options).remote(config, env))
         self.nodes = self._get([actor.warm.remote() for actor in self.actors])
-
-    def close(self) -> None:
-        """Stop every replica (a vLLM engine frees its GPUs with its actor)."""
-        for actor in self.actors:
-            self._ray.kill(actor)
-        self.actors = []
-        if self._owns_ray:
-            self._ray.shutdown()
-            self._owns_ray = False
 
     def generate(
         self, batches: Iterable[tuple[K, list[Chat]]], *, prefill: str | None = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -23,6 +23,41 @@ PER_ACTOR = 2  # calls in flight per actor: one running, one queued, so an actor
 
 class ActorsLost(RuntimeError):
     """Every actor of the map died while items were still left to run."""
+
+
+class ActorGroup:
+    """What RayExecutor and the generation replicas share: connect to the cluster unless already connected
+    (then disconnect at close), hold the started actors, kill them at close; a context manager over
+    `start()`, which a subclass defines."""
+
+    actors: list[Any]
+    _ray: Any
+    _owns_ray: bool  # this group connected, so it disconnects (a local cluster stops)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self, ray: Any, address: str | None, **init_kwargs: Any) -> None:
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, **init_kwargs)
+            self._owns_ray = True
+
+    def close(self) -> None:
+        """Kill every actor (with it what it runs: a node's pool, a vLLM engine and its GPUs)."""
+        for actor in self.actors:
+            self._ray.kill(actor)
+        self.actors = []
+        if self._owns_ray:
+            self._ray.shutdown()
+            self._owns_ray = False
 
 
 def ordered_actor_map(

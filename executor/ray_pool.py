@@ -14,7 +14,7 @@ from typing import Any
 
 from executor.job import Job, Result, TestResult
 from executor.pool import _as_job
-from executor.ray_map import ordered_actor_map
+from executor.ray_map import ActorGroup, ordered_actor_map
 
 BATCH = 64  # jobs per remote call: large enough that a call's overhead is small next to its run time
 PER_NODE = 2  # batches in flight per node, so a node never idles between calls
@@ -48,7 +48,7 @@ def result_from_row(row: dict[str, Any]) -> Result:
     return Result(row["id"], row["status"], row["pass_rate"], tests, row.get("error"))
 
 
-class RayExecutor:
+class RayExecutor(ActorGroup):
     """`with RayExecutor("auto") as ex: results = ex.run(jobs)`: Executor.map over every node of a cluster."""
 
     def __init__(
@@ -70,13 +70,6 @@ class RayExecutor:
         self.rerun_batches = 0  # batches sent again because their node died
         self._owns_ray = False  # this executor connected, so it disconnects (a local cluster stops)
 
-    def __enter__(self) -> RayExecutor:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def start(self) -> None:
         """Connect to the cluster and start one NodePool actor pinned to each alive node (idempotent)."""
         if self.actors:
@@ -86,10 +79,7 @@ class RayExecutor:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
         except ImportError as err:
             raise RuntimeError("RayExecutor needs Ray: pip install 'acecoder-jax[ray]'") from err
-        self._ray = ray
-        if not ray.is_initialized():
-            ray.init(address=self.address, **self.init_kwargs)
-            self._owns_ray = True
+        self._connect(ray, self.address, **self.init_kwargs)
         remote = ray.remote(NodePool)
         nodes = [node for node in ray.nodes() if node["Alive"]]
         for node in nodes:
@@ -102,15 +92,6 @@ class RayExecutor:
         reports = ray.get([actor.features.remote() for actor in self.actors])
         for node, features in zip(nodes, reports, strict=True):
             self.node_features[f"{node['NodeManagerAddress']}/{node['NodeID'][:8]}"] = features
-
-    def close(self) -> None:
-        """Stop every node's pool (its workers and children are killed with the actor)."""
-        for actor in self.actors:
-            self._ray.kill(actor)
-        self.actors = []
-        if self._owns_ray:
-            self._ray.shutdown()
-            self._owns_ray = False
 
     def run(self, jobs: Iterable[Job | dict[str, Any]]) -> list[Result]:
         """Judge every job; results in input order."""
