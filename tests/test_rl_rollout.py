@@ -49,9 +49,16 @@ def _questions() -> list[Question]:
 def test_layout_chunks_and_old_logprobs(model):
     reward = LengthReward()
 
-    def sample(prompts, n, seed):
+    def sample(prompts, n, seed, prompt_seeds):
         return generate(
-            model, prompts, max_new_tokens=6, temperature=1.0, n=n, seed=seed, return_logprobs=True
+            model,
+            prompts,
+            max_new_tokens=6,
+            temperature=1.0,
+            n=n,
+            seed=seed,
+            prompt_seeds=prompt_seeds,
+            return_logprobs=True,
         )
 
     out = collect_rollouts(
@@ -81,9 +88,16 @@ def test_layout_chunks_and_old_logprobs(model):
 
 
 def test_truncation_rules(model):
-    def sample(prompts, n, seed):
+    def sample(prompts, n, seed, prompt_seeds):
         return generate(
-            model, prompts, max_new_tokens=4, temperature=1.0, n=n, seed=seed, return_logprobs=True
+            model,
+            prompts,
+            max_new_tokens=4,
+            temperature=1.0,
+            n=n,
+            seed=seed,
+            prompt_seeds=prompt_seeds,
+            return_logprobs=True,
         )
 
     common = dict(generate=sample, decode=lambda ids: " ".join(map(str, ids)), group_size=2, seed=1)

@@ -52,10 +52,17 @@ def policy():
 def _source(policy, tmp_path, **overrides) -> RolloutSource:
     graphdef, _, rest = policy
 
-    def sample(params, prompts, n, seed):
+    def sample(params, prompts, n, seed, prompt_seeds):
         model = nnx.merge(graphdef, params, rest)
         return generate(
-            model, prompts, max_new_tokens=5, temperature=1.0, n=n, seed=seed, return_logprobs=True
+            model,
+            prompts,
+            max_new_tokens=5,
+            temperature=1.0,
+            n=n,
+            seed=seed,
+            prompt_seeds=prompt_seeds,
+            return_logprobs=True,
         )
 
     questions = [

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 import optax
 import pytest
+from rl_runs import tiny_rl_config
 
 from acecoder_jax.common.config import ConfigError
 from acecoder_jax.models import ModelConfig, init_model
@@ -119,23 +120,6 @@ def test_rows_without_tests_and_unknown_keys_are_named(tmp_path):
     assert main(["rollout.group=4"]) == 2
 
 
-def _config(tmp_path: Path, world: Path) -> Path:
-    path = tmp_path / "rl.yaml"
-    path.write_text(
-        f"""run_dir: {tmp_path / "run"}
-policy: {{model: world-tiny, tokenizer: {world / "tokenizer"}, dtype: float32, ref_dtype: float32}}
-data: {{train: {world / "train.jsonl"}, max_prompt_tokens: 256}}
-rollout: {{prompts: 8, group_size: 2, max_new_tokens: 16}}
-reward: {{timeout_s: 2.0, memory_mb: 512, workers: 1}}
-loss: {{estimator: reinforce, kl_coef: 0.01}}
-train: {{rollouts: 3, batch_size: 8, lr: 1.0e-3, warmup_ratio: 0.0}}
-checkpoint: {{every: 1, keep: 10, async_save: false}}
-log: {{every: 1, progress: false}}
-"""
-    )
-    return path
-
-
 def _rows(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
@@ -149,14 +133,14 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_metrics(tmp_path):
     from acecoder_jax.world import ensure_world
 
     world = ensure_world(tmp_path / "world")
-    whole = _config(tmp_path / "a", world) if (tmp_path / "a").mkdir() is None else None
+    whole = tiny_rl_config(tmp_path / "a", world) if (tmp_path / "a").mkdir() is None else None
     train(load_config(RLConfig, whole))
     expected = _rows(tmp_path / "a" / "run")
     assert [row["step"] for row in expected] == [1, 2, 3, 4, 5, 6]
     assert any(row.get("kl", 0) > 0 for row in expected)  # the policy moved away from its reference
 
     (tmp_path / "b").mkdir()
-    killed = _config(tmp_path / "b", world)
+    killed = tiny_rl_config(tmp_path / "b", world)
     env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
     process = subprocess.Popen(
         [sys.executable, "-m", "acecoder_jax.cli", "train-rl", "--config", str(killed)], cwd=ROOT, env=env

@@ -3,15 +3,12 @@ checkpoints move between the two (each process feeding only its own rows)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from multihost import run_processes
 from rm_multihost import PROCESSES
 from rm_runs import ROOT, reference_run, tiny_config
 
@@ -21,27 +18,8 @@ from acecoder_jax.train.metrics import read_metrics
 MESH = ("mesh.data=8", "mesh.fsdp=1", "mesh.tensor=1")  # the data axis spans both processes' devices
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _two_processes(run_dir: Path) -> None:
-    port = _free_port()
-    script = ROOT / "tests" / "rm_multihost.py"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(i), str(port), str(run_dir), *MESH],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for i in range(PROCESSES)
-    ]
-    errors = [p.communicate(timeout=900)[1].decode()[-3000:] for p in procs]
-    assert [p.returncode for p in procs] == [0] * PROCESSES, "\n".join(errors)
+    run_processes(ROOT / "tests" / "rm_multihost.py", [str(run_dir), *MESH], PROCESSES)
 
 
 def _series(run_dir: Path, key: str) -> list[float]:

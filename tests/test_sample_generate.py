@@ -121,6 +121,16 @@ def test_logprobs_equal_the_full_forward(model, prompts):
     assert again.tokens == result.tokens
 
 
+def test_a_prompts_samples_depend_only_on_its_seed_not_on_its_batch(model, prompts):
+    common = dict(max_new_tokens=MAX_NEW, temperature=1.0, n=3, seed=11)
+    whole = generate(model, prompts, **common)
+    alone = generate(model, [prompts[2]], prompt_seeds=[2], **common)  # prompt 2's default seed is its index
+    chunked = generate(model, prompts, batch_size=2, **common)  # other chunks, other companions
+    assert alone.tokens == whole.for_prompt(2)
+    assert chunked.tokens == whole.tokens
+    assert generate(model, [prompts[2]], prompt_seeds=[5], **common).tokens != alone.tokens
+
+
 def test_same_bucket_reuses_the_compiled_functions(model):
     generate(model, [[5, 6, 7], [8, 9]], max_new_tokens=6)
     before = dict(TRACE_COUNTS)

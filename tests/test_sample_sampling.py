@@ -40,7 +40,13 @@ def _expected(temperature: float, top_k: int, top_p: float) -> np.ndarray:
 
 def _draw(temperature: float, top_k: int, top_p: float, seed: int = 0) -> np.ndarray:
     logits = jnp.broadcast_to(jnp.asarray(LOGITS), (DRAWS, LOGITS.size))
-    tokens, _ = next_token(jax.random.key(seed), logits, temperature=temperature, top_p=top_p, top_k=top_k)
+    tokens, _ = next_token(
+        jax.random.split(jax.random.key(seed), DRAWS),
+        logits,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+    )
     return np.bincount(np.asarray(tokens), minlength=LOGITS.size)
 
 
@@ -73,12 +79,16 @@ def test_the_check_has_power_a_wrong_temperature_is_detected():
 def test_greedy_is_argmax_and_logprobs_are_the_raw_log_softmax():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(5, 11)).astype(np.float32)
-    tokens, logprobs = next_token(jax.random.key(0), jnp.asarray(logits), temperature=0.0, top_p=0.5, top_k=2)
+    tokens, logprobs = next_token(
+        jax.random.split(jax.random.key(0), 5), jnp.asarray(logits), temperature=0.0, top_p=0.5, top_k=2
+    )
     np.testing.assert_array_equal(np.asarray(tokens), logits.argmax(-1))
     reference = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     np.testing.assert_allclose(np.asarray(logprobs), reference[np.arange(5), logits.argmax(-1)], rtol=1e-6)
     # Sampled tokens also report the model's own (unprocessed) log-probability.
-    tokens, logprobs = next_token(jax.random.key(1), jnp.asarray(logits), temperature=0.7, top_p=0.9, top_k=4)
+    tokens, logprobs = next_token(
+        jax.random.split(jax.random.key(1), 5), jnp.asarray(logits), temperature=0.7, top_p=0.9, top_k=4
+    )
     np.testing.assert_allclose(np.asarray(logprobs), reference[np.arange(5), np.asarray(tokens)], rtol=1e-6)
 
 

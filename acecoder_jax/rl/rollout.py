@@ -57,7 +57,8 @@ class Rollouts:
         return int(self.input_ids.shape[0])
 
 
-Generate = Callable[[list[tuple[int, ...]], int, int], Any]  # (prompts, n, seed) -> sample.Generation
+# (prompts, n, seed, prompt_seeds) -> sample.Generation (sample j of prompt i: key (seed, prompt_seeds[i], j))
+Generate = Callable[[list[tuple[int, ...]], int, int, list[int]], Any]
 
 
 def collect_rollouts(
@@ -73,10 +74,13 @@ def collect_rollouts(
     overlong_buffer: int = 0,
     overlong_penalty: float = 0.0,
     max_new_tokens: int = 0,
+    first_index: int = 0,
 ) -> Rollouts:
     """Sample `group_size` completions per question, chunk by chunk, judging each chunk while the next one
-    decodes. `generate(prompts, n, seed)` is the sampler (returning a Generation with log-probabilities);
-    `decode` turns response tokens into text. Truncated responses (no EOS before max_new_tokens) are kept,
+    decodes. `generate(prompts, n, seed, prompt_seeds)` is the sampler (returning a Generation with
+    log-probabilities); question k's prompt seed is `first_index + k` (its position in the whole rollout
+    batch), so its samples do not depend on the chunking or on which process draws them. `decode` turns
+    response tokens into text. Truncated responses (no EOS before max_new_tokens) are kept,
     masked out of the loss (`mask`) or given reward 0 (`zero`); with `overlong_buffer` the reward also falls
     linearly to -overlong_penalty over the last `overlong_buffer` tokens before max_new_tokens (DAPO)."""
     if truncation not in TRUNCATION:
@@ -88,10 +92,11 @@ def collect_rollouts(
     reasons: list[str] = []
     completions: list[str] = []
     generating = 0.0
-    for index, start in enumerate(range(0, len(questions), chunk)):
+    for start in range(0, len(questions), chunk):
         part = list(questions[start : start + chunk])
         began = time.perf_counter()
-        out = generate([q.prompt.token_ids for q in part], group_size, seed * 1_000_003 + index)
+        positions = list(range(first_index + start, first_index + start + len(part)))
+        out = generate([q.prompt.token_ids for q in part], group_size, seed, positions)
         generating += time.perf_counter() - began
         texts = [decode(list(t)) for t in out.tokens]
         samples = [

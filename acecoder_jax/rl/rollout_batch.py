@@ -14,6 +14,7 @@ import numpy as np
 
 from acecoder_jax.rl.estimators import compute_advantages, kl_penalty
 from acecoder_jax.rl.rollout import Rollouts
+from acecoder_jax.train.hosts import gather_objects, gather_rows, multi_process
 
 ARRAY_FIELDS = ("input_ids", "attention_mask", "response_mask", "old_logprobs")
 
@@ -59,6 +60,26 @@ def fixed_width(rollouts: Rollouts, prompt_width: int, response_width: int, pad_
         question_ids=[q.id for q in rollouts.questions],
         outcomes=list(rollouts.outcomes) or [() for _ in range(rollouts.rows)],
         group_size=rollouts.group_size,
+    )
+
+
+def gathered(batch: RolloutBatch) -> RolloutBatch:
+    """Every process's rows of `batch` (same widths everywhere), in process order (`batch` itself in a single
+    process)."""
+    if not multi_process():
+        return batch
+    hosts = gather_objects(
+        {"question_ids": batch.question_ids, "outcomes": [list(o) for o in batch.outcomes]}
+    )
+    return RolloutBatch(
+        arrays={k: gather_rows(v) for k, v in batch.arrays.items()},
+        rewards=gather_rows(batch.rewards),
+        pass_rates=gather_rows(batch.pass_rates),
+        truncated=gather_rows(batch.truncated),
+        response_lengths=gather_rows(batch.response_lengths),
+        question_ids=[q for host in hosts for q in host["question_ids"]],
+        outcomes=[tuple(o) for host in hosts for o in host["outcomes"]],
+        group_size=batch.group_size,
     )
 
 

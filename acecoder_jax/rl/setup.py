@@ -25,6 +25,7 @@ from acecoder_jax.rl.rewards import (
     WeightedReward,
 )
 from acecoder_jax.rl.rollout import Question
+from acecoder_jax.train.batch import local_rows
 
 
 def load_reference(model: str, *, dtype: str, seed: int, mesh: Any, scan_unroll: int | None = None) -> Any:
@@ -103,11 +104,14 @@ def make_sampler(
     top_p: float,
     eos_ids: Sequence[int],
     mesh: Any,
-) -> Callable[[Any, list[tuple[int, ...]], int, int], Any]:
-    """sample(params, prompts, n, seed) -> Generation with log-probabilities, from the training params."""
+) -> Callable[[Any, list[tuple[int, ...]], int, int, list[int]], Any]:
+    """sample(params, prompts, n, seed, prompt_seeds) -> Generation with log-probabilities, from the training
+    params."""
     from acecoder_jax.sample import generate
 
-    def sample(params: Any, prompts: list[tuple[int, ...]], n: int, seed: int) -> Any:
+    def sample(
+        params: Any, prompts: list[tuple[int, ...]], n: int, seed: int, prompt_seeds: list[int]
+    ) -> Any:
         model = nnx.merge(graphdef, params, rest)
         return generate(
             model,
@@ -118,6 +122,7 @@ def make_sampler(
             eos_ids=eos_ids,
             n=n,
             seed=seed,
+            prompt_seeds=prompt_seeds,
             return_logprobs=True,
             mesh=mesh,
         )
@@ -128,7 +133,8 @@ def make_sampler(
 def make_logprobs_fn(
     model: Any, *, temperature: float, chunk: int, rows: int, put: Callable[[dict[str, np.ndarray]], Any]
 ) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
-    """rows -> [R, W] float32 log-probabilities of `model` (the frozen reference), `rows` rows at a time."""
+    """rows -> [R, W] float32 log-probabilities of `model` (the frozen reference), `rows` rows at a time
+    (multi-host: this process's rows, and `rows` of them per call, on every process alike)."""
     graphdef, state = nnx.split(model)
 
     @jax.jit
@@ -149,7 +155,7 @@ def make_logprobs_fn(
                 }
             )
             out = forward(state, piece["input_ids"], piece["attention_mask"])
-            parts.append(np.asarray(jax.device_get(out), np.float32))
+            parts.append(local_rows(out).astype(np.float32))
         return np.concatenate(parts)
 
     return logprobs

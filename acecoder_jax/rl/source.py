@@ -7,6 +7,12 @@ exactly the rows it would have (the policy that sampled them no longer exists). 
 question) and the per-test pass record travel in `get_state()`, saved with every checkpoint.
 
 A different rollout engine (vLLM on GPU nodes with weight sync) plugs in as another `sample` function.
+
+Multi-host: every process takes the same questions in the same order (so the position and pass record are
+the same everywhere), samples and judges only its share of them (its own executor on its own CPUs), and the
+judged rows are gathered so advantages (the global whitening), filtering and metrics see the whole batch
+alike on every process; each update then feeds each process's share of its rows. The job's rollouts equal
+those of one process given every device (each prompt's samples depend only on its position, not the layout).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from acecoder_jax.common.atomic_build import atomic_write_bytes
@@ -28,12 +35,14 @@ from acecoder_jax.rl.rollout_batch import (
     add_advantages,
     concat,
     fixed_width,
+    gathered,
     keep_informative,
     rollout_metrics,
 )
+from acecoder_jax.train.hosts import gather_objects, gather_rows, multi_process, process_share
 
-# (params, prompts, n, seed) -> sample.Generation with log-probabilities
-Sampler = Callable[[Any, list[tuple[int, ...]], int, int], Any]
+# (params, prompts, n, seed, prompt_seeds) -> sample.Generation with log-probabilities
+Sampler = Callable[[Any, list[tuple[int, ...]], int, int, list[int]], Any]
 # (params of the reference, rows) -> [R, W] log-probabilities of the reference
 RefLogprobs = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -107,7 +116,10 @@ class RolloutSource:
         if self._buffer is None or self.update >= self.settings.updates_per_rollout:
             self._metrics = self._new_rollout_batch(state["params"])
         size = self.settings.train_batch
-        rows = {k: v[self.update * size : (self.update + 1) * size] for k, v in self._buffer.items()}
+        update = {k: v[self.update * size : (self.update + 1) * size] for k, v in self._buffer.items()}
+        share = process_share(size)
+        rows = {k: v[share] for k, v in update.items()}
+        rows["global_tokens"] = np.asarray(update["attention_mask"].sum(), np.int64)
         self.update += 1
         return rows, {**self._metrics, "rollout": float(self.rollout_index)}
 
@@ -158,11 +170,16 @@ class RolloutSource:
             np.random.default_rng((self.settings.seed, episode)).shuffle(indices)
         return indices
 
-    def _collect(self, params: Any, questions: list[Question], seed: int) -> tuple[RolloutBatch, dict]:
+    def _collect(
+        self, params: Any, questions: list[Question], seed: int, first: int
+    ) -> tuple[RolloutBatch, dict]:
+        """This process's share of `questions` (positions `first`... of the rollout batch) sampled and judged,
+        then every process's rows gathered in question order; with the run's counts and times."""
         s = self.settings
+        share = process_share(len(questions))
         out = collect_rollouts(
-            questions,
-            generate=lambda prompts, n, sub_seed: self._sample(params, prompts, n, sub_seed),
+            questions[share],
+            generate=lambda prompts, n, seed, positions: self._sample(params, prompts, n, seed, positions),
             decode=self._decode,
             reward=self._reward,
             group_size=s.group_size,
@@ -172,9 +189,10 @@ class RolloutSource:
             overlong_buffer=s.overlong_buffer,
             overlong_penalty=s.overlong_penalty,
             max_new_tokens=s.max_new_tokens,
+            first_index=first + share.start,
         )
-        batch = fixed_width(out, s.prompt_width, s.max_new_tokens, s.pad_id)
-        return batch, {"counts": out.counts, "seconds": out.seconds}
+        batch = gathered(fixed_width(out, s.prompt_width, s.max_new_tokens, s.pad_id))
+        return batch, _gathered_info({"counts": out.counts, "seconds": out.seconds})
 
     def _new_rollout_batch(self, params: Any) -> dict[str, float]:
         s = self.settings
@@ -182,14 +200,16 @@ class RolloutSource:
         self.rollout_index += 1
         self.update = 0
         seed = s.seed * 7919 + self.rollout_index * 104_729
-        batch, info = self._collect(params, self._take(s.prompts), seed)
+        batch, info = self._collect(params, self._take(s.prompts), seed, 0)
         parts, infos, extra = [batch], [info], 0
         budget = s.max_extra_prompts or s.prompts
         if s.dynamic_filter:
+            processes = jax.process_count()
             while (kept := sum(_informative(p) for p in parts)) < s.prompts and extra < budget:
                 more = min(s.prompts - kept, budget - extra)
+                more = -(-more // processes) * processes  # whole per-process shares
+                part, part_info = self._collect(params, self._take(more), seed, s.prompts + extra)
                 extra += more
-                part, part_info = self._collect(params, self._take(more), seed + extra)
                 parts.append(part)
                 infos.append(part_info)
         batch = concat(parts)
@@ -197,7 +217,10 @@ class RolloutSource:
         if s.dynamic_filter:
             batch, filtered = keep_informative(batch, s.prompts)
         self._record_tests(concat(parts))
-        ref = self._ref(batch.arrays) if self._ref is not None else None
+        ref = None
+        if self._ref is not None:  # each process computes its share of the rows, then they are gathered
+            share = process_share(batch.rows)
+            ref = gather_rows(self._ref({k: v[share] for k, v in batch.arrays.items()}))
         metrics = add_advantages(
             batch,
             estimator=s.estimator,
@@ -235,7 +258,9 @@ class RolloutSource:
             self.sampled[question_id] = self.sampled.get(question_id, 0) + g
 
     def _buffer_path(self, index: int) -> Path:
-        return self.buffer_dir / f"rollout_{index:06d}.npz"
+        # one file per process (each writes its own copy: a shared run_dir is not assumed)
+        suffix = f".p{jax.process_index()}" if multi_process() else ""
+        return self.buffer_dir / f"rollout_{index:06d}{suffix}.npz"
 
     def _save_buffer(self) -> None:
         import io
@@ -244,8 +269,8 @@ class RolloutSource:
         data = io.BytesIO()
         np.savez(data, **self._buffer)
         atomic_write_bytes(self._buffer_path(self.rollout_index), data.getvalue())
-        for old in self.buffer_dir.glob("rollout_*.npz"):
-            if int(old.stem.split("_")[1]) < self.rollout_index - 1:
+        for old in self.buffer_dir.glob(self._buffer_path(0).name.replace("000000", "*")):
+            if int(old.name.split("_")[1].split(".")[0]) < self.rollout_index - 1:
                 old.unlink(missing_ok=True)
 
     # ---- the per-run report of tests no rollout passes ----
@@ -283,6 +308,19 @@ def _informative(batch: RolloutBatch) -> int:
     from acecoder_jax.rl.rollout_batch import informative_groups
 
     return int(informative_groups(batch.pass_rates, batch.group_size).sum())
+
+
+def _gathered_info(info: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Counts summed over the processes; times the slowest process's (the step waits for it)."""
+    everyone = gather_objects(info)
+    counts: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for one in everyone:
+        for key, value in one["counts"].items():
+            counts[key] = counts.get(key, 0.0) + value
+        for key, value in one["seconds"].items():
+            seconds[key] = max(seconds.get(key, 0.0), value)
+    return {"counts": counts, "seconds": seconds}
 
 
 def _timing(infos: list[dict], total: float) -> dict[str, float]:

@@ -6,6 +6,10 @@ loop (train/loop.py): a rerun with the same run_dir resumes from the newest chec
 RNG, prompt position, buffered rollout rows), so a run killed at any moment ends with the same metrics as one
 never interrupted. At the end the policy is written as a Hugging Face checkpoint (run_dir/policy) and the
 tests no rollout ever passed are listed in run_dir/unsatisfied_tests.jsonl.
+
+Multi-host (scripts/launch/): every process runs this with the same config; each samples and judges its
+share of every rollout batch with its own executor (rl/source.py), so the world and SFT policy inputs must
+exist before the job starts (a single-process run builds them).
 """
 
 from __future__ import annotations
@@ -46,11 +50,12 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     from acecoder_jax.sft.policy_model import build_policy, policy_identity
     from executor import Executor
 
-    ensure_rl_inputs(cfg)
+    if jax.process_count() > 1:
+        _check_inputs_exist(cfg)
+    else:
+        ensure_rl_inputs(cfg)
     if not cfg.data.train:
         raise ConfigError("data.train is not set: give an AceCode-format JSONL/parquet file of RL prompts")
-    if jax.process_count() > 1:
-        raise ConfigError("train-rl runs in one process (any number of local devices); not multi-host yet")
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     lead = jax.process_index() == 0
@@ -122,7 +127,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     )
 
     def to_mesh(rows: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-        return put_batch(mesh, rows, sharding)
+        return put_batch(mesh, {k: v for k, v in rows.items() if k != "global_tokens"}, sharding)
 
     ref_logprobs = None
     if loss.kl_coef or loss.kl_loss_coef:
@@ -138,7 +143,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
             reference,
             temperature=cfg.rollout.temperature,
             chunk=loss.logprob_chunk,
-            rows=cfg.train.batch_size,
+            rows=cfg.train.batch_size // jax.process_count(),
             put=to_mesh,
         )
 
@@ -195,9 +200,9 @@ def train(cfg: RLConfig) -> dict[str, Any]:
 
     def finish(state: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         out = run_dir / "policy"
+        policy = nnx.merge(graphdef, state["params"], rest)
+        save_pretrained(policy, out, tokenizer_dir=tokenizer_dir)  # every process joins the gathers
         if lead:
-            policy = nnx.merge(graphdef, state["params"], rest)
-            save_pretrained(policy, out, tokenizer_dir=tokenizer_dir)
             listed = source.write_unsatisfied(run_dir / "unsatisfied_tests.jsonl")
             messages.message(f"policy -> {out}; {listed} tests no rollout passed -> unsatisfied_tests.jsonl")
         return {"policy_dir": str(out)}
@@ -243,7 +248,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
             mesh=mesh,
             meta=meta,
             eval_fn=evaluate if heldout is not None else None,
-            tokens_in_batch=lambda rows: int(rows["attention_mask"].sum()),
+            tokens_in_batch=lambda rows: int(rows["global_tokens"]),
             finish_fn=finish,
             summary_extra={"initial_eval": initial, "rollouts": rollouts, "updates_per_rollout": updates},
         )
@@ -255,9 +260,32 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     return summary
 
 
+def _check_inputs_exist(cfg: RLConfig) -> None:
+    """Multi-host jobs do not build inputs (every process would): name what is missing and how to build it."""
+    missing = [
+        f"{name} {path}"
+        for name, path, wanted in (
+            ("world.dir", cfg.world.dir, bool(cfg.world.dir)),
+            ("policy.model", cfg.policy.model, bool(cfg.world.sft_config)),
+        )
+        if wanted and not Path(path).is_dir()
+    ]
+    if missing:
+        raise ConfigError(
+            f"{', '.join(missing)} missing: a multi-host job does not build its inputs (every process "
+            "would); build them once in one process first: `python -m acecoder_jax.rl.world_inputs CONFIG`"
+        )
+
+
 def _check_batches(cfg: RLConfig, micro: int, data_parallel: int) -> None:
     rows = cfg.rollout.prompts * cfg.rollout.group_size
     problems = []
+    processes = jax.process_count()
+    if cfg.rollout.prompts % processes or cfg.train.batch_size % processes:
+        problems.append(
+            f"rollout.prompts {cfg.rollout.prompts} and train.batch_size {cfg.train.batch_size} must be "
+            f"multiples of the process count {processes} (each process samples and feeds its share)"
+        )
     if rows % cfg.train.batch_size:
         problems.append(
             f"rollout rows {cfg.rollout.prompts} x {cfg.rollout.group_size} = {rows} must be a multiple of "

@@ -34,3 +34,22 @@ def ensure_rl_inputs(cfg: RLConfig) -> None:
             f"{cfg.world.sft_config} finished ({summary.get('policy_dir')}) but policy.model {policy} "
             "does not exist: point policy.model at the policy directory that SFT config writes"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m acecoder_jax.rl.world_inputs CONFIG [key=value ...]`: build the inputs of an RL config and
+    stop (what a multi-host job needs done once, in one process, before it starts)."""
+    import sys
+
+    from acecoder_jax.common.config import load_config
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m acecoder_jax.rl.world_inputs CONFIG [key=value ...]", file=sys.stderr)
+        return 2
+    ensure_rl_inputs(load_config(RLConfig, args[0], args[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

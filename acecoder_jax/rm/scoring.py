@@ -1,4 +1,7 @@
-"""Reward-model scores for chats, batched into a few padded shapes (one compile per shape)."""
+"""Reward-model scores for chats, batched into a few padded shapes (one compile per shape).
+
+Multi-host: every process scores its own rows; the processes agree on the chunk count and shapes first.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import numpy as np
 from flax import nnx
 
 from acecoder_jax.sample.buckets import batch_bucket, length_bucket
-from acecoder_jax.train.batch import batch_axis_size, put_batch
+from acecoder_jax.train.batch import local_batch_multiple, local_rows, put_batch
+from acecoder_jax.train.hosts import agreed_max
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef",))
@@ -25,13 +29,15 @@ def score_token_ids(
 ) -> list[float]:
     """RewardModel scores for token-id rows (right-padded; the model reads each row's last real token)."""
     graphdef, params = nnx.split(model)
-    multiple = 1 if mesh is None else batch_axis_size(mesh)
+    multiple = 1 if mesh is None else local_batch_multiple(mesh)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     scores = [0.0] * len(rows)
-    for start in range(0, len(order), batch_size):
+    (most_rows,) = agreed_max(len(rows))
+    for start in range(0, most_rows, batch_size):
         members = order[start : start + batch_size]
-        length = length_bucket(max(len(rows[i]) for i in members))
-        batch = batch_bucket(len(members), multiple)
+        longest, most = agreed_max(max((len(rows[i]) for i in members), default=1), len(members))
+        length = length_bucket(longest)
+        batch = batch_bucket(most, multiple)
         ids = np.zeros((batch, length), np.int32)
         mask = np.zeros((batch, length), np.int32)
         for slot, index in enumerate(members):
@@ -41,7 +47,7 @@ def score_token_ids(
         if mesh is not None:
             with jax.set_mesh(mesh):
                 placed = put_batch(mesh, {"ids": ids, "mask": mask})
-                out = np.asarray(_scores(graphdef, params, placed["ids"], placed["mask"]))
+                out = local_rows(_scores(graphdef, params, placed["ids"], placed["mask"]))
         else:
             out = np.asarray(_scores(graphdef, params, jnp.asarray(ids), jnp.asarray(mask)))
         for slot, index in enumerate(members):

@@ -11,6 +11,14 @@ How a call runs:
    each live row's new tail with the tokenizer and end rows whose text holds a stop string, then continues.
 Sampling is on fp32 logits; the log-probabilities returned are the model's own (log-softmax of the raw
 logits), equal to a full forward pass over prompt + generation.
+
+Each row draws from its own PRNG key, a function of (seed, its prompt's seed, its sample index) only, so what
+a prompt gets does not depend on the batch it shares, the chunking, the mesh or the process count.
+
+Multi-host: every process calls `generate` with its own prompts (any number, any lengths) and gets its own
+rows back; the processes agree on the chunk count and each chunk's padded shape before every collective, and
+a prompt's default seed is its index in the process-order concatenation of all processes' prompts, so the
+job samples exactly what one process given every prompt would.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ import numpy as np
 from flax import nnx, struct
 
 from acecoder_jax.models.kv_cache import Cache, init_cache
-from acecoder_jax.train.batch import batch_axis_size, put_batch
+from acecoder_jax.train.batch import local_batch_multiple, local_rows, put_batch
+from acecoder_jax.train.hosts import agreed_max, gathered_counts, multi_process
 
 from .buckets import batch_bucket, left_pad, length_bucket
 from .sampling import next_token, validate_settings
@@ -74,7 +83,7 @@ class DecodeState:
     lengths: jax.Array  # [B] int32 tokens generated per row
     done: jax.Array  # [B] bool
     step: jax.Array  # [] int32 next column of `tokens` to write
-    key: jax.Array
+    keys: jax.Array  # [B] one PRNG key per row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +115,8 @@ def _prefill(
     params: nnx.State,
     input_ids: jax.Array,
     attention_mask: jax.Array,
+    row_seeds: jax.Array,
+    row_samples: jax.Array,
     key: jax.Array,
     eos: jax.Array,
     *,
@@ -120,6 +131,7 @@ def _prefill(
     # Only the last position's logits are needed: [B, T, V] fp32 over a long prompt bucket dwarfs the cache.
     hidden, cache = model.model(input_ids, attention_mask, None, cache)
     logits = model.logits(hidden[:, -1:, :])
+    keys = jax.vmap(lambda s, j: jax.random.fold_in(jax.random.fold_in(key, s), j))(row_seeds, row_samples)
     state = DecodeState(
         cache=cache,
         tokens=jnp.zeros((batch, settings.max_new_tokens), jnp.int32),
@@ -127,10 +139,10 @@ def _prefill(
         lengths=jnp.zeros((batch,), jnp.int32),
         done=jnp.zeros((batch,), jnp.bool_),
         step=jnp.zeros((), jnp.int32),
-        key=key,
+        keys=keys,
     )
     token, logprob = next_token(
-        jax.random.fold_in(key, 0),
+        _step_keys(keys, 0),
         logits[:, -1, :],
         temperature=settings.temperature,
         top_p=settings.top_p,
@@ -160,7 +172,7 @@ def _decode(
         ones = jnp.ones_like(last)
         logits, cache = model(last, ones, cache=state.cache)
         token, logprob = next_token(
-            jax.random.fold_in(state.key, state.step),
+            _step_keys(state.keys, state.step),
             logits[:, -1, :],
             temperature=settings.temperature,
             top_p=settings.top_p,
@@ -169,6 +181,11 @@ def _decode(
         return _write(state.replace(cache=cache), token, logprob, eos)
 
     return jax.lax.while_loop(running, one_step, state)
+
+
+def _step_keys(keys: jax.Array, step: Any) -> jax.Array:
+    """Each row's key for decode step `step`."""
+    return jax.vmap(lambda key: jax.random.fold_in(key, step))(keys)
 
 
 def generate(
@@ -182,6 +199,7 @@ def generate(
     eos_ids: Sequence[int] = (),
     n: int = 1,
     seed: int = 0,
+    prompt_seeds: Sequence[int] | None = None,
     return_logprobs: bool = False,
     stop: Sequence[str] | None = None,
     tokenizer: Any = None,
@@ -193,14 +211,16 @@ def generate(
 
     Rows end at a token in `eos_ids` (kept in the output), at a stop string (needs `tokenizer`; the row keeps
     the token that completes it), or after `max_new_tokens`. `batch_size` caps the rows decoded together
-    (default: all); `mesh` shards the batch over its (data, fsdp) axes.
+    (default: all); `mesh` shards the batch over its (data, fsdp) axes. Sample j of prompt i draws from
+    a key made of (`seed`, `prompt_seeds[i]`, j); the default prompt seed is the prompt's global index (see
+    the module docstring for multi-host).
     """
     validate_settings(temperature, top_p, top_k)
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    if not prompts:
+    if not prompts and not multi_process():  # other processes may still need this one in the collectives
         return Generation(tokens=[], finish_reasons=[], n=n, logprobs=[] if return_logprobs else None)
     for index, prompt in enumerate(prompts):
         if len(prompt) == 0:
@@ -213,6 +233,7 @@ def generate(
             prompts,
             max_new_tokens=max_new_tokens,
             eos_ids=eos_ids,
+            prompt_seeds=prompt_seeds,
             return_logprobs=return_logprobs,
             stop=stop,
             tokenizer=tokenizer,
@@ -233,22 +254,29 @@ def generate(
     settings = _Settings(max_new_tokens, float(temperature), float(top_p), int(top_k))
     graphdef, params = nnx.split(model)
     eos = jnp.asarray(sorted(set(int(e) for e in eos_ids)), dtype=jnp.int32)
-    multiple = 1 if mesh is None else batch_axis_size(mesh)
+    multiple = 1 if mesh is None else local_batch_multiple(mesh)
+    if prompt_seeds is None:
+        first = sum(gathered_counts(len(prompts))[: jax.process_index()])
+        prompt_seeds = range(first, first + len(prompts))
+    elif len(prompt_seeds) != len(prompts):
+        raise ValueError(f"{len(prompt_seeds)} prompt_seeds for {len(prompts)} prompts")
 
     rows = [index for index in range(len(prompts)) for _ in range(n)]
     order = sorted(range(len(rows)), key=lambda r: len(prompts[rows[r]]))
-    chunk = batch_size or len(rows)
+    (most_rows,) = agreed_max(len(rows))
+    chunk = batch_size or most_rows
     tokens: list[list[int]] = [[] for _ in rows]
     logprobs: list[list[float]] = [[] for _ in rows]
     reasons: list[str] = ["length"] * len(rows)
-    for chunk_index, start in enumerate(range(0, len(order), chunk)):
+    for start in range(0, most_rows, chunk):
         members = order[start : start + chunk]
         out = _generate_chunk(
             graphdef,
             params,
             [prompts[rows[r]] for r in members],
+            seeds=[(int(prompt_seeds[rows[r]]), r % n) for r in members],
             settings=settings,
-            key=jax.random.fold_in(jax.random.key(seed), chunk_index),
+            key=jax.random.key(seed),
             eos=eos,
             checker=checker,
             mesh=mesh,
@@ -267,6 +295,7 @@ def _generate_chunk(
     params: nnx.State,
     prompts: list[Sequence[int]],
     *,
+    seeds: list[tuple[int, int]],
     settings: _Settings,
     key: jax.Array,
     eos: jax.Array,
@@ -275,21 +304,37 @@ def _generate_chunk(
     multiple: int,
     stop_check_every: int,
 ) -> list[tuple[list[int], list[float], str]]:
-    """Prefill + decode for one chunk of rows; returns (tokens, logprobs, finish reason) per real row."""
-    length = length_bucket(max(len(p) for p in prompts))
-    batch = batch_bucket(len(prompts), multiple)
+    """Prefill + decode for one chunk of rows (`seeds`: each row's (prompt seed, sample index)); returns
+    (tokens, logprobs, finish reason) per real row. Every process calls this once per chunk, some perhaps with
+    no rows; all pad to the same shape."""
+    longest, most = agreed_max(max((len(p) for p in prompts), default=1), len(prompts))
+    length = length_bucket(longest)
+    batch = batch_bucket(most, multiple)
     ids, mask = left_pad(prompts, length, batch)
-    # Stop rows beyond the real ones at once so they never keep the loop running.
+    row_seeds = np.zeros(batch, np.uint32)
+    row_samples = np.zeros(batch, np.int32)
+    for row, (prompt_seed, sample) in enumerate(seeds):
+        row_seeds[row], row_samples[row] = prompt_seed % (1 << 32), sample
     cache_len = length + settings.max_new_tokens
     with _mesh_context(mesh):
-        if mesh is not None:
-            placed = put_batch(mesh, {"ids": ids, "mask": mask})
-            ids, mask = placed["ids"], placed["mask"]
+        host = {"ids": ids, "mask": mask, "seeds": row_seeds, "samples": row_samples}
+        placed = put_batch(mesh, host) if mesh is not None else {k: jnp.asarray(v) for k, v in host.items()}
         state = _prefill(
-            graphdef, params, ids, mask, key, eos, settings=settings, cache_len=cache_len, mesh=mesh
+            graphdef,
+            params,
+            placed["ids"],
+            placed["mask"],
+            placed["seeds"],
+            placed["samples"],
+            key,
+            eos,
+            settings=settings,
+            cache_len=cache_len,
+            mesh=mesh,
         )
+        # Stop rows beyond the real ones at once so they never keep the loop running.
         padding_rows = np.arange(batch) >= len(prompts)
-        state = _set_rows(state, done=np.asarray(state.done) | padding_rows, lengths=None)
+        state = _set_rows(state, done=local_rows(state.done) | padding_rows, lengths=None)
         cut: dict[int, int] = {}
         checked = [0] * len(prompts)
         finished: set[int] = set()
@@ -300,9 +345,9 @@ def _generate_chunk(
                 state = _apply_stop(state, checker, cut, checked, finished, len(prompts))
             if bool(jnp.all(state.done)) or int(state.step) >= settings.max_new_tokens:
                 break
-    tokens = np.asarray(state.tokens)
-    logprobs = np.asarray(state.logprobs)
-    lengths = np.asarray(state.lengths)
+    tokens = local_rows(state.tokens)
+    logprobs = local_rows(state.logprobs)
+    lengths = local_rows(state.lengths)
     eos_set = set(np.asarray(eos).tolist())
     out = []
     for row in range(len(prompts)):
@@ -327,9 +372,9 @@ def _apply_stop(
     real_rows: int,
 ) -> DecodeState:
     """End rows whose newly generated text holds a stop string (host side, between decode chunks)."""
-    tokens = np.asarray(state.tokens)
-    lengths = np.asarray(state.lengths).copy()
-    done = np.asarray(state.done).copy()
+    tokens = local_rows(state.tokens)
+    lengths = local_rows(state.lengths).copy()
+    done = local_rows(state.done).copy()
     changed = False
     for row in range(real_rows):
         if row in finished or row in cut:
@@ -346,10 +391,13 @@ def _apply_stop(
 
 
 def _set_rows(state: DecodeState, *, done: np.ndarray, lengths: np.ndarray | None) -> DecodeState:
-    """Replace `done` (and `lengths`) with host values, keeping each array's device placement."""
-    new = {"done": jax.device_put(done, state.done.sharding)}
+    """Replace this process's rows of `done` (and `lengths`) with host values, keeping each array's device
+    placement."""
+    new = {"done": jax.make_array_from_process_local_data(state.done.sharding, done)}
     if lengths is not None:
-        new["lengths"] = jax.device_put(lengths.astype(np.int32), state.lengths.sharding)
+        new["lengths"] = jax.make_array_from_process_local_data(
+            state.lengths.sharding, lengths.astype(np.int32)
+        )
     return state.replace(**new)
 
 

@@ -49,9 +49,11 @@ def processed_logits(logits: jax.Array, temperature: float, top_p: float, top_k:
 
 
 def next_token(
-    key: jax.Array, logits: jax.Array, *, temperature: float, top_p: float, top_k: int
+    keys: jax.Array, logits: jax.Array, *, temperature: float, top_p: float, top_k: int
 ) -> tuple[jax.Array, jax.Array]:
-    """Choose one token per row from logits [B, V]; returns (tokens [B] int32, log-probs [B] fp32).
+    """Choose one token per row from logits [B, V] with one PRNG key per row (`keys` [B]); returns (tokens
+    [B] int32, log-probs [B] fp32). A row's draw depends only on its own key and logits, never on which
+    other rows share the batch or how the batch is sharded.
 
     Log-probabilities are those of the model's own distribution (log-softmax of the raw fp32 logits), the
     quantity RL needs and a full forward pass reproduces; temperature 0 is greedy (argmax).
@@ -60,7 +62,8 @@ def next_token(
     if temperature == 0.0:
         tokens = jnp.argmax(logits, axis=-1)
     else:
-        tokens = jax.random.categorical(key, processed_logits(logits, temperature, top_p, top_k), axis=-1)
+        processed = processed_logits(logits, temperature, top_p, top_k)
+        tokens = jax.vmap(lambda key, row: jax.random.categorical(key, row))(keys, processed)
     tokens = tokens.astype(jnp.int32)
     logprobs = jnp.take_along_axis(jax.nn.log_softmax(logits, axis=-1), tokens[:, None], axis=-1)[:, 0]
     return tokens, logprobs

@@ -73,22 +73,29 @@ def policy_pass_rates(
     details: Path | None = None,
 ) -> dict[str, Any]:
     """Greedy and sampled pass rates of `model` on `questions` (see the module docstring); with `details`,
-    one JSONL row per question (completions and pass rates) is written there."""
-    from acecoder_jax.sample import generate
+    one JSONL row per question (completions and pass rates) is written there.
 
-    prompts = [q.prompt.token_ids for q in questions]
+    Multi-host: process p samples and judges questions p, p + P, ... (question i always draws with prompt
+    seed i, so the numbers equal a single process's); every process returns the whole job's summary."""
+    import jax
+
+    from acecoder_jax.sample import generate
+    from acecoder_jax.train.hosts import gather_objects
+
+    mine = list(range(jax.process_index(), len(questions), jax.process_count()))
+    local = [questions[i] for i in mine]
+    prompts = [q.prompt.token_ids for q in local]
     common = dict(
         max_new_tokens=sampling.max_new_tokens,
         eos_ids=sampling.eos_ids,
         mesh=mesh,
         batch_size=sampling.batch_size,
+        prompt_seeds=mine,
     )
-    summary: dict[str, Any] = {"questions": len(questions)}
-    per_question: list[dict[str, Any]] = [{"id": q.id} for q in questions]
+    per_question: list[dict[str, Any]] = [{"id": q.id} for q in local]
     if sampling.greedy:
         texts = _decode(tokenizer, generate(model, prompts, n=1, **common).tokens)
-        rates = _judge(reward, questions, texts, 1)
-        summary["greedy"] = {"pass_at_1": float(np.mean(rates == 1.0)), "pass_rate": float(np.mean(rates))}
+        rates = _judge(reward, local, texts, 1)
         for row, text, rate in zip(per_question, texts, rates[:, 0]):
             row |= {"greedy": text, "greedy_pass_rate": float(rate)}
     if sampling.n:
@@ -102,19 +109,29 @@ def policy_pass_rates(
             **common,
         )
         texts = _decode(tokenizer, out.tokens)
-        rates = _judge(reward, questions, texts, sampling.n)
-        summary["sampled"] = {
-            "n": sampling.n,
-            "temperature": sampling.temperature,
-            "pass_at_1": float(np.mean(rates == 1.0)),
-            "pass_rate": float(np.mean(rates)),
-            "mixed": float(np.mean(rates.min(axis=1) < rates.max(axis=1))),
-        }
+        rates = _judge(reward, local, texts, sampling.n)
         for index, row in enumerate(per_question):
             row |= {
                 "samples": texts[index * sampling.n : (index + 1) * sampling.n],
                 "pass_rates": [float(r) for r in rates[index]],
             }
+    everyone = sorted(
+        (pair for host in gather_objects(list(zip(mine, per_question))) for pair in host), key=lambda p: p[0]
+    )
+    per_question = [row for _, row in everyone]
+    summary: dict[str, Any] = {"questions": len(questions)}
+    if sampling.greedy:
+        greedy = np.array([row["greedy_pass_rate"] for row in per_question], np.float64)
+        summary["greedy"] = {"pass_at_1": float(np.mean(greedy == 1.0)), "pass_rate": float(np.mean(greedy))}
+    if sampling.n:
+        sampled = np.array([row["pass_rates"] for row in per_question], np.float64).reshape(-1, sampling.n)
+        summary["sampled"] = {
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "pass_at_1": float(np.mean(sampled == 1.0)),
+            "pass_rate": float(np.mean(sampled)),
+            "mixed": float(np.mean(sampled.min(axis=1) < sampled.max(axis=1))),
+        }
     if details is not None:
         details.write_text("".join(json.dumps(row) + "\n" for row in per_question), encoding="utf-8")
     return summary

@@ -51,3 +51,24 @@ def put_batch(
                 f"{field_sharding.spec} on mesh {dict(mesh.shape)}: {error}"
             ) from error
     return out
+
+
+def local_rows(x: jax.Array) -> np.ndarray:
+    """This process's rows of a global array with a leading batch dimension: the inverse of `put_batch`
+    (the whole array in a single process)."""
+    if x.is_fully_addressable:
+        return np.asarray(jax.device_get(x))
+    blocks: dict[int, jax.Array] = {}
+    for shard in x.addressable_shards:
+        start = shard.index[0].start if shard.index else None
+        blocks.setdefault(start or 0, shard.data)
+    return np.concatenate([np.asarray(blocks[start]) for start in sorted(blocks)])
+
+
+def local_batch_multiple(mesh: Mesh) -> int:
+    """How many row blocks of the batch sharding this process's devices hold: a process's rows must be a
+    multiple of it (`batch_axis_size(mesh)` in a single process)."""
+    total = batch_axis_size(mesh)
+    sharding = batch_sharding(mesh)
+    starts = {index[0].start for index in sharding.addressable_devices_indices_map((total,)).values()}
+    return len(starts)
