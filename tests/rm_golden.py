@@ -1,7 +1,7 @@
 """The golden tiny RM run: its metrics.jsonl (timing fields dropped) is pinned in tests/fixtures.
 
 The fixture was written by the RM trainer before it was rebuilt on the shared training core
-(acecoder_jax/train/); tests/test_rm_golden.py asserts today's trainer reproduces it bit for bit.
+(acecoder_jax/train/); tests/test_rm_golden.py asserts today's trainer reproduces it (tolerances there).
 Regenerate only on purpose (a deliberate change of the numbers): `.venv/bin/python tests/rm_golden.py`.
 """
 
