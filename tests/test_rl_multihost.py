@@ -1,6 +1,7 @@
 """Multi-host RL for real: the tiny train-rl run as 2 processes x 4 CPU devices (each sampling and judging its
-half of every rollout batch with its own executor, the rows gathered for the whitening) gives the metrics of 1
-process x 8 devices, the same held-out numbers, and an exported policy with the same weights."""
+half of every rollout batch with its own executor and scoring it with the reward model on the shared mesh, the
+rows gathered for the whitening) gives the metrics of 1 process x 8 devices, the same held-out numbers, and an
+exported policy with the same weights. The reward is rule + a random reward model's score, so rewards vary."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from rl_multihost import PROCESSES
 from rl_runs import tiny_rl_config
 
 MESH = ["mesh.data=8", "mesh.fsdp=1", "mesh.tensor=1"]  # the data axis spans both processes' devices
+REWARD = ["reward.kind=weighted", "reward.rm_weight=1.0"]
 # What rollouts and executor decide: equal exactly (each prompt's samples depend only on its position).
 EXACT = (
-    "reward_mean",
     "pass_rate",
     "all_pass_frac",
     "all_fail_frac",
@@ -29,7 +30,8 @@ EXACT = (
     "lr",
 )
 # What the update computes: only the order of fp32 reductions (gloo all-reduce vs in-process) may differ.
-CLOSE = ("policy_loss", "grad_norm", "kl", "entropy", "clip_frac")
+# The RM's scores too: each process pads and batches its own rows, so its forward sees other shapes.
+CLOSE = ("reward_mean", "policy_loss", "grad_norm", "kl", "entropy", "clip_frac")
 
 
 def _metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
@@ -43,17 +45,21 @@ def test_two_processes_match_one(tmp_path):
     from safetensors.numpy import load_file
 
     from acecoder_jax.common.config import load_config
+    from acecoder_jax.models import ModelConfig, init_model, save_pretrained
     from acecoder_jax.rl.config import RLConfig
     from acecoder_jax.rl.trainer import train
     from acecoder_jax.world import ensure_world
 
     world = ensure_world(tmp_path / "world")
+    rm = init_model(ModelConfig.preset("world-tiny"), kind="reward", seed=0)
+    save_pretrained(rm, tmp_path / "rm", tokenizer_dir=world / "tokenizer")
+    overrides = [*MESH, *REWARD, f"reward.rm={tmp_path / 'rm'}"]
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     one = tiny_rl_config(tmp_path / "one", world, heldout_problems=5)  # 5: an uneven split over 2 processes
     two = tiny_rl_config(tmp_path / "two", world, heldout_problems=5)
-    summary = train(load_config(RLConfig, one, MESH))
-    run_processes(ROOT / "tests" / "rl_multihost.py", [str(two), *MESH], PROCESSES)
+    summary = train(load_config(RLConfig, one, overrides))
+    run_processes(ROOT / "tests" / "rl_multihost.py", [str(two), *overrides], PROCESSES)
 
     (want, want_eval), (got, got_eval) = (
         _metrics(tmp_path / "one" / "run"),
@@ -62,6 +68,7 @@ def test_two_processes_match_one(tmp_path):
     assert got_eval == want_eval and [row["questions"] for row in want_eval] == [5.0]
     assert [row["step"] for row in got] == [row["step"] for row in want] == [1, 2, 3, 4, 5, 6]
     assert sum(want[0][f"programs_{k}"] for k in ("syntax_error", "timeout", "crash")) > 0  # judged rows
+    assert len({row["reward_mean"] for row in want}) > 1  # the RM's scores move the reward
     for key in EXACT:
         assert [row.get(key) for row in got] == [row.get(key) for row in want], key
     for key in CLOSE:
