@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from multihost import ROOT, run_processes
-from rl_multihost import PROCESSES
+from multihost import PROCESSES, ROOT, run_processes
 from rl_runs import tiny_rl_config
 
 MESH = ["mesh.data=8", "mesh.fsdp=1", "mesh.tensor=1"]  # the data axis spans both processes' devices

@@ -46,20 +46,28 @@ def _questions() -> list[Question]:
     return [Question(f"q{i}", "", (), Prompt(p, "")) for i, p in enumerate(prompts)]
 
 
-def test_layout_chunks_and_old_logprobs(model):
-    reward = LengthReward()
+def _sampler(model, max_new_tokens: int):
+    """collect_rollouts' `generate`: the JAX sampler at temperature 1.0 with log-probabilities."""
 
     def sample(prompts, n, seed, prompt_seeds):
         return generate(
             model,
             prompts,
-            max_new_tokens=6,
+            max_new_tokens=max_new_tokens,
             temperature=1.0,
             n=n,
             seed=seed,
             prompt_seeds=prompt_seeds,
             return_logprobs=True,
         )
+
+    return sample
+
+
+def test_layout_chunks_and_old_logprobs(model):
+    reward = LengthReward()
+
+    sample = _sampler(model, max_new_tokens=6)
 
     out = collect_rollouts(
         _questions(),
@@ -88,17 +96,7 @@ def test_layout_chunks_and_old_logprobs(model):
 
 
 def test_truncation_rules(model):
-    def sample(prompts, n, seed, prompt_seeds):
-        return generate(
-            model,
-            prompts,
-            max_new_tokens=4,
-            temperature=1.0,
-            n=n,
-            seed=seed,
-            prompt_seeds=prompt_seeds,
-            return_logprobs=True,
-        )
+    sample = _sampler(model, max_new_tokens=4)
 
     common = dict(generate=sample, decode=lambda ids: " ".join(map(str, ids)), group_size=2, seed=1)
     kept = collect_rollouts(_questions(), reward=LengthReward(), **common)

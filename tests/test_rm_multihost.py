@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from multihost import run_processes
-from rm_multihost import PROCESSES
+from multihost import PROCESSES, run_processes
 from rm_runs import ROOT, reference_run, tiny_config
 
 from acecoder_jax.rm.trainer import train
