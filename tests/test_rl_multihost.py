@@ -58,7 +58,7 @@ def test_two_processes_match_one(tmp_path):
     one = tiny_rl_config(tmp_path / "one", world, heldout_problems=5)  # 5: an uneven split over 2 processes
     two = tiny_rl_config(tmp_path / "two", world, heldout_problems=5)
     summary = train(load_config(RLConfig, one, overrides))
-    run_processes(ROOT / "tests" / "rl_multihost.py", [str(two), *overrides], PROCESSES)
+    run_processes(ROOT / "tests" / "trainer_multihost.py", ["rl", str(two), *overrides], PROCESSES)
 
     (want, want_eval), (got, got_eval) = (
         _metrics(tmp_path / "one" / "run"),

@@ -18,7 +18,7 @@ MESH = ("mesh.data=8", "mesh.fsdp=1", "mesh.tensor=1")  # the data axis spans bo
 
 
 def _two_processes(run_dir: Path) -> None:
-    run_processes(ROOT / "tests" / "rm_multihost.py", [str(run_dir), *MESH], PROCESSES)
+    run_processes(ROOT / "tests" / "trainer_multihost.py", ["rm", str(run_dir), *MESH], PROCESSES)
 
 
 def _series(run_dir: Path, key: str) -> list[float]:

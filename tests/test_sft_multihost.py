@@ -29,7 +29,7 @@ def _eval_overrides() -> list[str]:
 def test_two_processes_match_one_with_pass_rates(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     summary = train(tiny_config(one, *_eval_overrides()))
-    run_processes(ROOT / "tests" / "sft_multihost.py", [str(two), *_eval_overrides()], PROCESSES)
+    run_processes(ROOT / "tests" / "trainer_multihost.py", ["sft", str(two), *_eval_overrides()], PROCESSES)
 
     want, got = read_metrics(one / "metrics.jsonl"), read_metrics(two / "metrics.jsonl")
     assert [r["step"] for r in got] == [r["step"] for r in want] == list(range(1, 7))
