@@ -413,7 +413,7 @@ def test_endless_stdout_in_stdio_mode(executor):
 @pytest.mark.parametrize(
     "body",
     [
-        "return list(range(10 ** 7))",
+        "return [0] * 10 ** 7",
         "return 'x' * (100 << 20)",
         "a = []\n    for _ in range(10 ** 5):\n        a = [a]\n    return a",
         "a = []\n    a.append(a)\n    return a",
@@ -422,6 +422,8 @@ def test_endless_stdout_in_stdio_mode(executor):
     ids=["many-items", "huge-string", "deep-nesting", "cycle", "huge-int"],
 )
 def test_huge_return_values(executor, body):
+    # Each value is cheap to build (well under the 1 s limit on a slow, loaded CI core: list(range(10 ** 7))
+    # took over a second there and timed out before the encoder saw it); what is tested is the encoder's bound.
     result = attack(executor, f"def f(x):\n    {body}\n", ["assert f(1) == 2", "assert 3 == 3"])
     assert result.tests[0].outcome in ("fail", "error", "memory")
     assert result.tests[1].outcome == "pass"
