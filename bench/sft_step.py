@@ -8,6 +8,8 @@ computes them whole (Qwen2ForCausalLM with labels = -100 off the mask). One run:
 compile / first-call allocation), then the median of a few timed steps is printed with the ratio.
 
     .venv/bin/python bench/sft_step.py [--chunk 128]
+    # the policy world's step (configs/sft/world_cpu.yaml: 32 rows, chats padded to 224, logits whole):
+    .venv/bin/python bench/sft_step.py --model configs/model/world-tiny.yaml --rows 32 --seq 224 --chunk 256
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 
 from acecoder_jax.models import ModelConfig, init_model
+from acecoder_jax.models.config import load_model_config
 from acecoder_jax.sft.loss import BATCH_KEYS, row_weights, sft_loss_sums
 from acecoder_jax.sharding import MeshConfig, make_mesh
 from acecoder_jax.train.batch import batch_sharding, put_batch
@@ -31,8 +34,8 @@ from acecoder_jax.train.optimizer import adamw, warmup_cosine
 from acecoder_jax.train.state import init_train_state, shardings_of, split_model
 from acecoder_jax.train.step import make_train_step
 
-ROWS, SEQ, TIMED = 8, 512, 3
-CONFIG = ModelConfig(
+TIMED = 3
+DEFAULT_CONFIG = ModelConfig(
     vocab_size=151936,
     hidden_size=512,
     intermediate_size=1376,
@@ -46,23 +49,23 @@ CONFIG = ModelConfig(
 LR, CLIP = 1e-5, 1.0
 
 
-def make_batch(seed: int = 0) -> dict[str, np.ndarray]:
+def make_batch(config: ModelConfig, rows: int, seq: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Random right-padded rows; the loss mask covers the second half of each row's real tokens."""
     rng = np.random.default_rng(seed)
-    ids = rng.integers(0, 151643, size=(ROWS, SEQ), dtype=np.int32)
-    lengths = rng.integers(SEQ // 2, SEQ + 1, size=ROWS)
-    positions = np.arange(SEQ)[None, :]
+    ids = rng.integers(0, min(config.vocab_size, 151643), size=(rows, seq), dtype=np.int32)
+    lengths = rng.integers(seq // 2, seq + 1, size=rows)
+    positions = np.arange(seq)[None, :]
     attention = (positions < lengths[:, None]).astype(np.int32)
     loss_mask = (attention * (positions >= lengths[:, None] // 2)).astype(np.int32)
     batch = {"input_ids": ids * attention, "attention_mask": attention, "loss_mask": loss_mask}
     return batch | {"weight": row_weights(loss_mask)}
 
 
-def jax_step_seconds(batch: dict[str, np.ndarray], chunk: int) -> tuple[float, float]:
+def jax_step_seconds(config: ModelConfig, batch: dict[str, np.ndarray], chunk: int) -> tuple[float, float]:
     """(median seconds per step, first loss) for acecoder_jax's shared train step with the SFT loss."""
     mesh = make_mesh(MeshConfig(data=1, fsdp=1, tensor=1), devices=jax.devices()[:1])
     with jax.set_mesh(mesh):
-        model = init_model(CONFIG, kind="causal_lm", seed=0, mesh=mesh)
+        model = init_model(config, kind="causal_lm", seed=0, mesh=mesh)
     graphdef, params, rest = split_model(model)
     schedule = warmup_cosine(LR, 1000, 0.0)
     tx = adamw(schedule, grad_clip=CLIP)
@@ -92,12 +95,12 @@ def jax_step_seconds(batch: dict[str, np.ndarray], chunk: int) -> tuple[float, f
     return statistics.median(times), first
 
 
-def torch_step_seconds(batch: dict[str, np.ndarray]) -> tuple[float, float]:
+def torch_step_seconds(config: ModelConfig, batch: dict[str, np.ndarray]) -> tuple[float, float]:
     """(median seconds per step, first loss) for transformers Qwen2ForCausalLM + torch AdamW."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
-    hf = Qwen2Config(**CONFIG.to_hf_config(torch_dtype="float32"))
+    hf = Qwen2Config(**config.to_hf_config(torch_dtype="float32"))
     model = Qwen2ForCausalLM(hf).float().train()
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
@@ -122,17 +125,26 @@ def main() -> None:
     """Run both sides once and print the numbers and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunk", type=int, default=128, help="acecoder_jax positions per logits chunk")
+    parser.add_argument("--model", help="a model preset/YAML (default: 4 layers, hidden 512, Qwen2.5 vocab)")
+    parser.add_argument("--scan-unroll", type=int, default=None, help="layers per layer-scan iteration (jax)")
+    parser.add_argument("--rows", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=512)
     args = parser.parse_args()
-    batch = make_batch()
+    config = load_model_config(args.model) if args.model else DEFAULT_CONFIG
+    config = config.replace(dtype="float32", param_dtype="float32")
+    if args.scan_unroll:
+        config = config.replace(scan_unroll=args.scan_unroll)
+    batch = make_batch(config, args.rows, args.seq)
     tokens = int(batch["attention_mask"].sum())
     print(
-        f"config: Qwen2 hidden {CONFIG.hidden_size}, {CONFIG.num_layers} layers, vocab {CONFIG.vocab_size}; "
-        f"{ROWS} rows x {SEQ} tokens ({tokens} real, {int(batch['loss_mask'].sum())} trained), fp32, AdamW, "
+        f"config: Qwen2 hidden {config.hidden_size}, {config.num_layers} layers, vocab {config.vocab_size}, "
+        f"scan_unroll {config.scan_unroll}; {args.rows} rows x {args.seq} tokens ({tokens} real, "
+        f"{int(batch['loss_mask'].sum())} trained), fp32, AdamW, "
         f"clip {CLIP}; logits chunk {args.chunk}"
     )
     print(f"cpu threads: torch {torch.get_num_threads()}, jax devices {jax.devices()[:1]}")
-    jax_s, jax_loss = jax_step_seconds(batch, args.chunk)
-    torch_s, torch_loss = torch_step_seconds(batch)
+    jax_s, jax_loss = jax_step_seconds(config, batch, args.chunk)
+    torch_s, torch_loss = torch_step_seconds(config, batch)
     for name, seconds, loss in (
         ("acecoder_jax", jax_s, jax_loss),
         ("transformers + torch", torch_s, torch_loss),

@@ -423,7 +423,7 @@ def test_endless_stdout_in_stdio_mode(executor):
 )
 def test_huge_return_values(executor, body):
     # Each value is cheap to build (well under the 1 s limit on a slow, loaded CI core: list(range(10 ** 7))
-    # took over a second there and timed out before the encoder saw it); what is tested is the encoder's bound.
+    # took over a second there and timed out before the encoder saw it); the encoder's bound is tested.
     result = attack(executor, f"def f(x):\n    {body}\n", ["assert f(1) == 2", "assert 3 == 3"])
     assert result.tests[0].outcome in ("fail", "error", "memory")
     assert result.tests[1].outcome == "pass"

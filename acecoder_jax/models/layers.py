@@ -16,11 +16,11 @@ import numpy as np
 from flax import nnx
 from jaxtyping import Array, Bool, Float, Int
 
+from acecoder_jax.models import cpu_backward
 from acecoder_jax.models.config import ModelConfig
 from acecoder_jax.sharding import constrain
 
 INIT_STD = 0.02  # transformers' initializer_range for Qwen2 / Llama
-MASK_VALUE = -0.7 * float(np.finfo(np.float32).max)  # finite: fully padded query rows give no NaN
 
 
 def param(
@@ -158,13 +158,10 @@ class Attention(nnx.Module):
         allowed = key_mask[:, None, :] & (jnp.arange(s)[None, None, :] <= q_slots[None, :, None])  # B T S
 
         qg = q.reshape(b, t, self.num_kv_heads, self.groups, q.shape[-1])
-        scores = jnp.einsum(
-            "BTKGH,BSKH->BKGTS", qg, keys.astype(self.dtype), preferred_element_type=jnp.float32
-        )
-        scores = scores * self.scale
-        scores = jnp.where(allowed[:, None, None, :, :], scores, MASK_VALUE)
-        probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
-        out = jnp.einsum("BKGTS,BSKH->BTKGH", probs, values.astype(self.dtype))
+        # Decoding never takes gradients: only the cache-free (training) call takes the hand-written backward.
+        hand_written = past is None and cpu_backward.hand_written_backward()
+        attend = cpu_backward.attention if hand_written else cpu_backward.attention_forward
+        out = attend(qg, keys.astype(self.dtype), values.astype(self.dtype), allowed, self.scale)
         out = constrain(out.reshape(b, t, -1, q.shape[-1]), ("act_batch", "act_len", "act_heads", None))
         return self.o_proj(out, "BTNH,NHD->BTD"), (k, v)
 
@@ -205,7 +202,6 @@ class MLP(nnx.Module):
         self.down_proj = Proj(cfg, (f, d), ("mlp", "embed"), bias=False, rngs=rngs)
 
     def __call__(self, x: Float[Array, "B T D"]) -> Float[Array, "B T D"]:
-        gate = self.gate_proj(x, "BTD,DF->BTF")
-        up = self.up_proj(x, "BTD,DF->BTF")
-        h = constrain(jax.nn.silu(gate) * up, ("act_batch", "act_len", "act_mlp"))
-        return self.down_proj(h, "BTF,FD->BTD")
+        mlp = cpu_backward.swiglu if cpu_backward.hand_written_backward() else cpu_backward.swiglu_forward
+        kernels = (p.kernel[...].astype(p.dtype) for p in (self.gate_proj, self.up_proj, self.down_proj))
+        return mlp(x, *kernels)
