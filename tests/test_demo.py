@@ -81,9 +81,10 @@ def test_acecode_benchmark_prompt_is_the_sampling_prompt(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.skip(
-    reason="the full demo runs end to end (README: example run), but two of these signals are not met yet: "
-    "the RM's held-out pair accuracy is at chance (0.462 on 2026-12-04) and RL lowers held-out greedy pass@1 "
-    "(0.518 -> 0.496); issue 11 stays open until they are"
+    reason="the full demo runs end to end (README: example run), but these signals are not met reliably: "
+    "the RM's pair accuracy on the best-of-N pool moves between runs (0.398 and 0.586 on 2026-12-04), "
+    "RM@16 stays below average@16 (47.5 vs 51.3), and RL lowers held-out greedy pass@1 (0.540 -> 0.518); "
+    "issue 11 stays open until they are"
 )
 def test_reduced_demo_shows_a_learning_signal_at_every_stage(tmp_path: Path):
     from acecoder_jax.demo.run import main
@@ -93,7 +94,7 @@ def test_reduced_demo_shows_a_learning_signal_at_every_stage(tmp_path: Path):
     assert main([*args, "--rl-rollouts", "3", "--rl-prompts", "8"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["pairs"] > 0
-    assert summary["rm_heldout_accuracy"] > 0.5
+    assert summary["rm_heldout_accuracy"] > 0.5 and summary["rm_pool_pair_accuracy"] > 0.5
     assert summary["best_of_n"]["rm"] >= summary["best_of_n"]["average"]
     assert summary["rl"]["heldout_pass_at_1_after"] >= summary["rl"]["heldout_pass_at_1_before"]
     assert (out / "summary.md").is_file() and (out / "best_of_n.png").is_file()
@@ -116,3 +117,26 @@ def test_stage_resumes_when_unchanged_and_rebuilds_when_its_inputs_change(tmp_pa
     assert run_stage(stage, tmp_path, force=True)["resumed"] is False  # an earlier stage ran again
     world.write_text("v2")  # the world was rebuilt: the policy trained on v1 is stale (it wrote garbage)
     assert run_stage(stage, tmp_path)["resumed"] is False and not built.exists()
+
+
+def test_pool_pair_accuracy_pairs_the_pool_by_the_data_rule_and_counts_ties_half(tmp_path: Path):
+    from acecoder_jax.common.pair_rule import PairOptions
+    from acecoder_jax.demo.measure import pool_pair_accuracy
+
+    def write(name: str, rows: list[dict]) -> None:
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    # p1: "a" (1.0) beats "b" (0.0) and "c" (0.5); the duplicate "a" adds no pair. p2: one pair, tied scores.
+    # p3: every sample passes, so no pair.
+    problems = {
+        "p1": (["a", "b", "c", "a"], [1.0, 0.0, 0.5, 1.0], [2.0, 1.0, 3.0, 2.0]),
+        "p2": (["x", "y"], [0.0, 1.0], [0.5, 0.5]),
+        "p3": (["z", "w"], [1.0, 1.0], [1.0, 0.0]),
+    }
+    write("candidates.jsonl", [{"id": k, "samples": v[0]} for k, v in problems.items()])
+    write("executions.jsonl", [{"id": k, "pass_rates": v[1]} for k, v in problems.items()])
+    write("scores.jsonl", [{"id": k, "scores": v[2]} for k, v in problems.items()])
+    strict = pool_pair_accuracy(tmp_path, PairOptions())  # the release: a rejected program passes some test
+    assert strict == {"pairs": 1, "problems": 1, "accuracy": 0.0}  # only (a, c), and the RM prefers c
+    demo = pool_pair_accuracy(tmp_path, PairOptions(rejected_may_fail_all=True))
+    assert demo == {"pairs": 3, "problems": 2, "accuracy": 1.5 / 3}  # (a, b) right, (a, c) wrong, (y, x) tied

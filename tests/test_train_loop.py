@@ -107,9 +107,14 @@ def test_sigterm_checkpoints_the_step_and_a_rerun_continues_with_identical_metri
     resumed = _train(run_dir)
     assert resumed["finished"] and _rows(run_dir) == _rows(reference)
 
-    # A rerun of the finished run trains nothing and keeps the metrics as they are.
+    # A rerun of the finished run trains nothing and keeps the metrics and what the summary measured.
     before = (run_dir / "metrics.jsonl").read_text()
-    assert _train(run_dir)["steps"] == STEPS and (run_dir / "metrics.jsonl").read_text() == before
+    measured = json.loads((run_dir / "summary.json").read_text())
+    rerun = _train(run_dir)
+    assert rerun["steps"] == STEPS and (run_dir / "metrics.jsonl").read_text() == before
+    for key in ("last", "eval", "seconds"):
+        assert rerun[key] == measured[key] and measured[key]
+    assert json.loads((run_dir / "summary.json").read_text()) == json.loads(json.dumps(rerun))
 
 
 def test_resume_cuts_metrics_back_to_the_checkpoint(tmp_path):

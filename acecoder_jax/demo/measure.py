@@ -9,6 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from acecoder_jax.common.pair_rule import PairOptions, question_pairs
+
 # Pass-rate histogram bins of the sampled programs: exactly 0, then five (lo, hi] bins; 1.0 is the last one.
 HISTOGRAM_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -125,8 +129,33 @@ def rm_numbers(run_dir: Path, rm_data: Path) -> dict[str, Any]:
     }
 
 
-def best_of_n_numbers(run_dir: Path, benchmark: str) -> dict[str, Any]:
-    """greedy / average@M / RM@N / oracle@N (fractions) of one benchmark column of metrics.json."""
+def pool_pair_accuracy(run_dir: Path, pair_options: PairOptions) -> dict[str, Any]:
+    """The RM's pair accuracy on the best-of-N pool: every problem's samples, paired by the data stage's rule
+    (held-out problems the RM never saw, far more pairs than the RM's own held-out split); ties count half."""
+    executions = {r["id"]: r["pass_rates"] for r in rows(run_dir / "executions.jsonl")}
+    scores = {r["id"]: r["scores"] for r in rows(run_dir / "scores.jsonl")}
+    correct, pairs, problems = 0.0, 0, 0
+    for row in rows(run_dir / "candidates.jsonl"):
+        score_of = dict(zip(row["samples"], scores[row["id"]]))
+        candidates = [(p, rate, "pool") for p, rate in zip(row["samples"], executions[row["id"]])]
+        found = question_pairs(candidates, pair_options)
+        problems += bool(found)
+        pairs += len(found)
+        for pair in found:
+            chosen, rejected = score_of[pair.chosen], score_of[pair.rejected]
+            correct += 1.0 if chosen > rejected else 0.5 if chosen == rejected else 0.0
+    return {"pairs": pairs, "problems": problems, "accuracy": correct / pairs if pairs else None}
+
+
+def pair_options(data_config: Path) -> PairOptions:
+    """The `pairs:` section of a data-stage config, as the pair rule's options."""
+    section = yaml.safe_load(data_config.read_text(encoding="utf-8")).get("pairs") or {}
+    return PairOptions(**section)
+
+
+def best_of_n_numbers(run_dir: Path, benchmark: str, pairs: PairOptions) -> dict[str, Any]:
+    """greedy / average@M / RM@N / oracle@N (fractions) of one benchmark column of metrics.json, and the RM's
+    pair accuracy on the pool."""
     table = read_json(run_dir / "metrics.json")[benchmark]
     ns = sorted(int(k.split("@")[1]) for k in table if k.startswith("oracle@"))
     pool = max(int(k.split("@")[1]) for k in table if k.startswith("average@"))
@@ -139,6 +168,7 @@ def best_of_n_numbers(run_dir: Path, benchmark: str) -> dict[str, Any]:
         "average": table[f"average@{pool}"] / 100.0,
         "rm": {n: table[f"rm@{n}"] / 100.0 for n in ns},
         "oracle": {n: table[f"oracle@{n}"] / 100.0 for n in ns},
+        "rm_pool_pairs": pool_pair_accuracy(run_dir, pairs),
     }
 
 

@@ -34,6 +34,7 @@ from acecoder_jax.demo.summary import write_summary
 WORLD = REPO / "runs" / "world"  # the world every config in configs/*/world_*.yaml reads (built when missing)
 WORLD_SEED = 0
 BENCHMARK = "world_heldout"
+DATA_CONFIG = "configs/data/world_demo.yaml"  # its `pairs:` rule also pairs the best-of-N pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +99,7 @@ def stages(options: DemoOptions) -> list[Stage]:
     def data_commands() -> list[Command]:
         return [
             acecoder(
-                "pipeline", "--config", "configs/data/world_demo.yaml", f"seeds={out / 'seeds.jsonl'}",
+                "pipeline", "--config", DATA_CONFIG, f"seeds={out / 'seeds.jsonl'}",
                 f"output_dir={data}", f"sample.generation.model={policy}",
             )
         ]  # fmt: skip
@@ -166,7 +167,7 @@ def stages(options: DemoOptions) -> list[Stage]:
                     f"ns={[n for n in (1, 2, 4, 8, 16, 32, 64) if n <= options.pool]}",
                 )
             ],
-            lambda: measure.best_of_n_numbers(bon, BENCHMARK),
+            lambda: measure.best_of_n_numbers(bon, BENCHMARK, measure.pair_options(REPO / DATA_CONFIG)),
         ),
         Stage(
             "rl",

@@ -10,12 +10,14 @@ RL_KEYS = ("heldout_pass_at_1_before", "heldout_pass_at_1_after", "reward_first"
 
 
 def summary_json(stages: dict[str, dict[str, Any]], total_seconds: float) -> dict[str, Any]:
-    """The keys scripts read: pairs, rm_heldout_accuracy, best_of_n, rl, seconds (+ every stage's numbers)."""
+    """The keys scripts read: pairs, rm_heldout_accuracy, rm_pool_pair_accuracy, best_of_n, rl, seconds
+    (+ every stage's numbers)."""
     data, rm, bon, rl = (stages[k]["numbers"] for k in ("data", "rm", "best_of_n", "rl"))
     n = bon["n"]
     return {
         "pairs": data["pairs"],
         "rm_heldout_accuracy": rm["heldout_accuracy"],
+        "rm_pool_pair_accuracy": bon["rm_pool_pairs"]["accuracy"],
         "best_of_n": {
             "n": n,
             "greedy": bon["greedy"],
@@ -87,7 +89,9 @@ def summary_markdown(stages: dict[str, dict[str, Any]], total_seconds: float) ->
         "best_of_n",
         f"{bon['problems']} held-out problems: greedy {_pct(bon['greedy'])}, "
         f"average@{n} {_pct(bon['average'])}, "
-        f"**RM@{n} {_pct(_by_n(bon['rm'], n))}**, oracle@{n} {_pct(_by_n(bon['oracle'], n))}",
+        f"**RM@{n} {_pct(_by_n(bon['rm'], n))}**, oracle@{n} {_pct(_by_n(bon['oracle'], n))}; RM pair "
+        f"accuracy on the pool's pairs **{_pct(bon['rm_pool_pairs']['accuracy'])}** "
+        f"({bon['rm_pool_pairs']['pairs']} pairs of {bon['rm_pool_pairs']['problems']} problems)",
     )
     row(
         "rl",

@@ -188,6 +188,8 @@ def train_loop(
                 "seconds": time.perf_counter() - started,
                 "finished": step == total,
             }
+            if start == total:
+                summary = _kept_from_the_finished_run(run_dir, summary)
             if finish_fn is not None:
                 summary |= finish_fn(state, summary) or {}
     finally:
@@ -201,6 +203,17 @@ def train_loop(
     if lead:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _kept_from_the_finished_run(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """A rerun of a finished run trains and measures nothing: what the run measured (its last row, final
+    eval, time, and extras this rerun has no value for, such as an eval before training) stays as it was."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return summary
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    kept = {k: v for k, v in previous.items() if k in ("last", "eval", "seconds") or summary.get(k) is None}
+    return summary | kept
 
 
 def _resume(
