@@ -189,7 +189,7 @@ def run_ours(work: Path) -> dict:
     from acecoder_jax.rl.rewards import Rewarded
     from acecoder_jax.rl.rollout import Question
     from acecoder_jax.rl.setup import make_sampler
-    from acecoder_jax.rl.source import RolloutSource, SourceSettings
+    from acecoder_jax.rl.source import RolloutSource, SourceSettings, device_fields
     from acecoder_jax.sharding import MeshConfig, make_mesh
     from acecoder_jax.train.batch import batch_sharding, put_batch
     from acecoder_jax.train.optimizer import adamw
@@ -291,7 +291,7 @@ def run_ours(work: Path) -> dict:
             began, cpu = time.perf_counter(), time.process_time()
             batch, metrics = source.next_batch(state)
             rolled = time.perf_counter()
-            state, out = step(state, rest, put_batch(mesh, batch, sharding))
+            state, out = step(state, rest, put_batch(mesh, device_fields(batch), sharding))
             jax.block_until_ready((state, out))
             done = time.perf_counter()
             times["generate"].append(metrics["time_generate"])

@@ -46,6 +46,13 @@ Sampler = Callable[[Any, list[tuple[int, ...]], int, int, list[int]], Any]
 # (params of the reference, rows) -> [R, W] log-probabilities of the reference
 RefLogprobs = Callable[[dict[str, np.ndarray]], np.ndarray]
 
+GLOBAL_TOKENS = "global_tokens"  # host-side: the whole update's token count (all processes), no row field
+
+
+def device_fields(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The fields of an update batch that go on the mesh: every row field, not the host-side token count."""
+    return {k: v for k, v in rows.items() if k != GLOBAL_TOKENS}
+
 
 @dataclass(frozen=True)
 class SourceSettings:
@@ -119,7 +126,7 @@ class RolloutSource:
         update = {k: v[self.update * size : (self.update + 1) * size] for k, v in self._buffer.items()}
         share = process_share(size)
         rows = {k: v[share] for k, v in update.items()}
-        rows["global_tokens"] = np.asarray(update["attention_mask"].sum(), np.int64)
+        rows[GLOBAL_TOKENS] = np.asarray(update["attention_mask"].sum(), np.int64)
         self.update += 1
         return rows, {**self._metrics, "rollout": float(self.rollout_index)}
 

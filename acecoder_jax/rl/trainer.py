@@ -26,7 +26,7 @@ from acecoder_jax.common.config import ConfigError, dump_yaml
 from acecoder_jax.rl.config import RLConfig
 from acecoder_jax.rl.policy_step import EXTREMA, PolicyLossSettings, make_policy_loss_sums, row_weights
 from acecoder_jax.rl.setup import build_reward, load_questions, load_reference, make_logprobs_fn, make_sampler
-from acecoder_jax.rl.source import RolloutSource, SourceSettings
+from acecoder_jax.rl.source import GLOBAL_TOKENS, RolloutSource, SourceSettings, device_fields
 from acecoder_jax.rl.world_inputs import ensure_rl_inputs
 from acecoder_jax.sharding import make_mesh
 from acecoder_jax.train.batch import batch_axis_size, batch_sharding, put_batch
@@ -127,7 +127,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
     )
 
     def to_mesh(rows: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-        return put_batch(mesh, {k: v for k, v in rows.items() if k != "global_tokens"}, sharding)
+        return put_batch(mesh, device_fields(rows), sharding)
 
     ref_logprobs = None
     if loss.kl_coef or loss.kl_loss_coef:
@@ -248,7 +248,7 @@ def train(cfg: RLConfig) -> dict[str, Any]:
             mesh=mesh,
             meta=meta,
             eval_fn=evaluate if heldout is not None else None,
-            tokens_in_batch=lambda rows: int(rows["global_tokens"]),
+            tokens_in_batch=lambda rows: int(rows[GLOBAL_TOKENS]),
             finish_fn=finish,
             summary_extra={"initial_eval": initial, "rollouts": rollouts, "updates_per_rollout": updates},
         )
